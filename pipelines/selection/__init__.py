@@ -1,0 +1,1 @@
+"""Selection blocks that keep a subset of a corpus: perplexity pruning and D4."""

