@@ -267,6 +267,55 @@ class JudgeConfig(Section):
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# study and reproduce
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class StudyConfig(Section):
+    """The paper's experiments (Fig. 1, Fig. 2, App. A-C) plus one corpus beyond it, run by ``kinject study``."""
+
+    methods: list[Method] = Field(
+        default_factory=lambda: list(METHODS), min_length=1, description="Fig. 1: methods trained on their full corpus."
+    )
+    subset_method: Method = Field(
+        "fact", description="Method whose corpus Fig. 2 and App. B/C subset (the full run is Fig. 1's run of it)."
+    )
+    selections: list[Literal["ppl-top", "ppl-bottom", "d4"]] = Field(
+        default_factory=lambda: ["ppl-top", "ppl-bottom", "d4"],
+        description="Fig. 2: selections keeping `selection.*` fraction of the full corpus (paper: 50 %).",
+    )
+    sample_sweep: list[int] = Field(
+        default_factory=lambda: [25, 50, 100],
+        description="App. B: samples per document drawn at random from the full corpus (paper: 100 ... 1,000).",
+    )
+    few_samples: int | None = Field(
+        25, ge=1, description="App. C: samples per document kept by low/high perplexity and D4 (paper: 100); "
+        "None skips App. C.",
+    )
+    mix: list[Method] = Field(
+        default_factory=lambda: ["fact", "graph"],
+        description="Beyond the paper: methods mixed with even per-fact exposures (empty list skips it).",
+    )
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1, description="Training seeds per condition.")
+    workers: int = Field(2, ge=1, description="Training runs in parallel (one process each).")
+    threads_per_worker: int = Field(1, ge=1, description="OMP/torch threads per training process.")
+    out: Path = Field(Path("report/study"), description="Report folder (plots, README.md, run folders).")
+    budget_minutes: float = Field(60.0, gt=0, description="Wall-clock budget; the report says if it was exceeded.")
+
+
+class ReproduceConfig(Section):
+    """How close a re-run must come to a card's reported results for ``kinject reproduce`` to pass."""
+
+    accuracy_tolerance: float = Field(0.05, ge=0, le=1, description="Final accuracy: absolute difference allowed.")
+    category_tolerance: float = Field(
+        0.10, ge=0, le=1, description="Per-category accuracy: absolute difference allowed (fewer questions, noisier)."
+    )
+    steps_tolerance: int | None = Field(
+        None, ge=0, description="Steps to 85 %: difference allowed; None: one evaluation interval (eval.every_steps)."
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # the recipe
 # ---------------------------------------------------------------------------------------------------------------
 
@@ -284,6 +333,8 @@ class Recipe(Section):
     train: TrainConfig = Field(default_factory=TrainConfig, description="Continual pretraining.")
     eval: EvalConfig = Field(default_factory=EvalConfig, description="Evaluation.")
     judge: JudgeConfig = Field(default_factory=JudgeConfig, description="Judge.")
+    study: StudyConfig = Field(default_factory=StudyConfig, description="The CPU/GPU-scale study of the paper.")
+    reproduce: ReproduceConfig = Field(default_factory=ReproduceConfig, description="Reproduction tolerances.")
     source: Path | None = Field(None, description="The file this recipe was loaded from (set by load_recipe).")
 
 
