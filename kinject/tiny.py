@@ -1,0 +1,62 @@
+"""Tiny models built from config: a character-level tokenizer and a small Llama.
+
+The offline default base model (DESIGN.md, "Embedded defaults"): no weights are downloaded, the tokenizer is
+trained on the seed and corpus text of the run, and both are saved with the run. Character level suits this
+size: a few hundred symbols cover a Japanese corpus, every fact value is spelled out character by character,
+and there is no out-of-vocabulary problem within the run's own text.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+from kinject.recipes.schema import TinyModelConfig
+
+PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
+SPECIAL_TOKENS = [PAD, BOS, EOS, UNK]
+
+
+def train_char_tokenizer(texts: Iterable[str]) -> PreTrainedTokenizerFast:
+    """Train a character-level tokenizer on ``texts``: one token per character, plus pad/bos/eos/unk.
+
+    A ``WordLevel`` model over single characters (rather than BPE with no merges) keeps the vocabulary exactly
+    the set of characters seen; ``Fuse`` decodes without the spaces WordLevel would otherwise insert. Every
+    encoding starts with ``<s>`` so training text and evaluation prompts begin alike.
+    """
+    tokenizer = Tokenizer(models.WordLevel(unk_token=UNK))
+    # [\s\S] rather than "." so newlines are characters too.
+    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
+    tokenizer.decoder = decoders.Fuse()
+    trainer = trainers.WordLevelTrainer(vocab_size=1_000_000, min_frequency=1, special_tokens=SPECIAL_TOKENS)
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    bos_id = tokenizer.token_to_id(BOS)
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B", special_tokens=[(BOS, bos_id)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, bos_token=BOS, eos_token=EOS, pad_token=PAD, unk_token=UNK
+    )
+
+
+def build_tiny_llama(cfg: TinyModelConfig, tokenizer: PreTrainedTokenizerFast) -> LlamaForCausalLM:
+    """A freshly initialised Llama sized by ``cfg`` with the tokenizer's vocabulary and tied embeddings.
+
+    Initialisation follows torch's global RNG: call ``transformers.set_seed`` first for a reproducible model.
+    """
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=cfg.hidden_size,
+        num_hidden_layers=cfg.num_layers,
+        num_attention_heads=cfg.num_heads,
+        num_key_value_heads=cfg.num_heads,
+        intermediate_size=cfg.intermediate_size,
+        max_position_embeddings=cfg.max_position_embeddings,
+        tie_word_embeddings=True,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    return LlamaForCausalLM(config)
