@@ -1,0 +1,227 @@
+"""A fault-injecting OpenAI-compatible server on loopback, for tests and the generation benchmark.
+
+It answers ``POST /v1/chat/completions`` and ``GET /v1/models``. What each request gets is scripted, so a test
+can check that the client retries a bounded number of times and that the run records the failure:
+
+- a marker ``[[fault:MODE]]`` anywhere in the messages applies MODE to every attempt of that prompt;
+- ``[[fault:MODE*N]]`` applies MODE to the first N attempts of that prompt, then answers ``ok`` (a retry that
+  recovers);
+- otherwise ``FaultServer.default_mode`` applies (``ok`` unless a test changes it).
+
+Modes: ``ok`` (a valid answer in the prompt's language, derived from the prompt so content checks can pass),
+``malformed_json``, ``empty``, ``wrong_language``, ``429`` (with ``Retry-After``), ``500``, ``timeout`` (sleeps
+``timeout_sleep_s``, longer than the client's timeout). ``latency_s`` delays every answer (the benchmark's fixed
+latency per request).
+
+Standard-library ``ThreadingHTTPServer`` rather than FastAPI/uvicorn: one thread per connection is enough for 64
+concurrent requests, it starts in milliseconds, and it stops cleanly from any thread (uvicorn's signal handling
+wants the main thread).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+
+MODES = ("ok", "malformed_json", "empty", "wrong_language", "429", "500", "timeout")
+_MARKER = re.compile(r"\[\[fault:([a-z_0-9]+)(?:\*(\d+))?\]\]")
+_JA = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+@dataclass
+class Request:
+    """One request as the server saw it: the mode it got, the prompt (last user message) and when."""
+
+    mode: str
+    prompt: str
+    model: str
+    at: float
+
+
+@dataclass
+class FaultServer:
+    """The server's state and script; ``start()`` binds a free port on 127.0.0.1."""
+
+    default_mode: str = "ok"
+    latency_s: float = 0.0
+    timeout_sleep_s: float = 5.0
+    retry_after_s: float = 0.0
+    model: str = "fault-model"
+    responder: Callable[[list[dict]], str] | None = None
+    requests: list[Request] = field(default_factory=list)
+    _attempts: Counter = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _httpd: ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+
+    def start(self) -> "FaultServer":
+        handler = type("Handler", (_Handler,), {"state": self})
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()  # wakes sleeping "timeout" handlers
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> "FaultServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        assert self._httpd is not None, "start() the server first"
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    # -- what tests read --------------------------------------------------------------------------------------
+
+    def count(self, mode: str | None = None, contains: str | None = None) -> int:
+        """Requests received, optionally only those that got ``mode`` or whose prompt contains ``contains``."""
+        with self._lock:
+            return sum(
+                1
+                for r in self.requests
+                if (mode is None or r.mode == mode) and (contains is None or contains in r.prompt)
+            )
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self._attempts.clear()
+
+    # -- behaviour --------------------------------------------------------------------------------------------
+
+    def _choose(self, prompt: str) -> str:
+        match = _MARKER.search(prompt)
+        with self._lock:
+            self._attempts[prompt] += 1
+            attempt = self._attempts[prompt]
+        if match is None:
+            return self.default_mode
+        mode, times = match.group(1), match.group(2)
+        if mode not in MODES:
+            raise ValueError(f"unknown fault mode {mode!r} (modes: {', '.join(MODES)})")
+        return mode if times is None or attempt <= int(times) else "ok"
+
+    def answer(self, messages: list[dict], mode: str) -> str:
+        """The text of a 200 answer for ``mode``."""
+        prompt = _MARKER.sub("", _last_user(messages)).strip()
+        if mode == "empty":
+            return ""
+        if mode == "malformed_json":
+            return '{"entities": ["' + prompt[:20].replace('"', "") + '", '  # cut off mid-array
+        if mode == "wrong_language":
+            if _JA.search(prompt):
+                return "This answer is written in English although the document was Japanese."
+            return "この回答は文書と違う言語、つまり日本語で書かれています。"
+        if self.responder is not None:
+            return self.responder(messages)
+        return prompt
+
+
+def _last_user(messages: list[dict]) -> str:
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, list):  # content parts
+                return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+            return str(content or "")
+    return ""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: the openai client pools connections
+    state: FaultServer
+
+    def log_message(self, format, *args) -> None:  # quiet: pytest captures stderr otherwise
+        pass
+
+    def _send(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body, ensure_ascii=False).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        try:
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout); nothing to do
+            pass
+
+    def do_GET(self) -> None:
+        if self.path.rstrip("/") == "/v1/models":
+            self._send(200, {"object": "list", "data": [{"id": self.state.model, "object": "model"}]})
+        else:
+            self._send(404, {"error": {"message": f"no route {self.path}"}})
+
+    def do_POST(self) -> None:
+        state = self.state
+        length = int(self.headers.get("Content-Length", 0))
+        try:
+            body = json.loads(self.rfile.read(length) or b"{}")
+        except json.JSONDecodeError:
+            self._send(400, {"error": {"message": "request body is not JSON"}})
+            return
+        if self.path.rstrip("/") != "/v1/chat/completions":
+            self._send(404, {"error": {"message": f"no route {self.path}"}})
+            return
+        messages = body.get("messages") or []
+        prompt = _last_user(messages)
+        mode = state._choose(prompt)
+        with state._lock:
+            state.requests.append(Request(mode, prompt, str(body.get("model")), time.monotonic()))
+        if state.latency_s:
+            state._stop.wait(state.latency_s)
+        if mode == "timeout":
+            state._stop.wait(state.timeout_sleep_s)
+            self._send(504, {"error": {"message": "slept past the client's timeout"}})
+            return
+        if mode == "429":
+            self._send(
+                429,
+                {"error": {"message": "rate limited", "type": "rate_limit_error"}},
+                {"Retry-After": f"{state.retry_after_s:g}"},
+            )
+            return
+        if mode == "500":
+            self._send(500, {"error": {"message": "internal error", "type": "server_error"}})
+            return
+        text = state.answer(messages, mode)
+        n = int(body.get("n") or 1)
+        completion_tokens = len(text.split())
+        self._send(
+            200,
+            {
+                "id": f"chatcmpl-{len(state.requests)}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model") or state.model,
+                "choices": [
+                    {"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                    for i in range(n)
+                ],
+                "usage": {
+                    "prompt_tokens": len(prompt.split()),
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": len(prompt.split()) + completion_tokens,
+                },
+            },
+        )
