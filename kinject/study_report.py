@@ -1,0 +1,301 @@
+"""The study's report folder: one PNG per figure, and ``README.md`` with each paper number beside ours.
+
+Everything here is read back from the run folders (``curve.jsonl``) and the published data, so the report can
+be redrawn from a finished study without training again. Seeds are averaged point by point.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from kinject.cards.refs import DatasetRef
+from kinject.recipes.schema import Recipe
+
+FIGURES = {
+    "fig1": "Fig. 1: accuracy vs steps per augmentation method",
+    "fig2": "Fig. 2: perplexity / D4 selection vs the full corpus",
+    "appB": "App. B: samples per document",
+    "appC": "App. C: few samples per document, selected",
+    "beyond": "Beyond the paper: exposure-balanced mix",
+}
+
+# DESIGN.md "Paper summary" (Kadoya & Kawagoshi 2025): 1,000 steps, 1,000 samples per document, an 8 B model.
+PAPER_STEPS_TO_85 = {"rephrase": "≈650", "graph": "≈250", "fact": "≈200", "none": "never (peak ≈0.65)"}
+PAPER_FINAL = {
+    "rephrase": "<0.90", "graph": "≈0.92", "fact": ">0.93", "none": "≈0.30 (after a ≈0.65 peak at ≈500)"
+}
+
+
+def mean_curve(curves: Sequence[Sequence[Mapping]]) -> list[dict]:
+    """Point-by-point mean over seeds (steps all seeds share); per-category and loss averaged too."""
+    curves = [c for c in curves if c]
+    if not curves:
+        return []
+    steps = sorted(set.intersection(*({p["step"] for p in c} for c in curves)))
+    out = []
+    for step in steps:
+        points = [next(p for p in c if p["step"] == step) for c in curves]
+        cats = sorted({k for p in points for k in (p.get("per_category") or {})})
+        losses = [p["train_loss"] for p in points if p.get("train_loss") is not None]
+        out.append({
+            "step": step,
+            "accuracy": sum(p["accuracy"] for p in points) / len(points),
+            "per_category": {c: sum((p.get("per_category") or {}).get(c, 0.0) for p in points) / len(points)
+                             for c in cats},
+            "train_loss": sum(losses) / len(losses) if losses else None,
+        })
+    return out
+
+
+def summary(curve: Sequence[Mapping]) -> dict:
+    from kinject.trainers.curves import summarize
+
+    s = summarize(curve)
+    if curve:
+        peak = max(curve, key=lambda p: (p["accuracy"], -p["step"]))
+        s.update(peak=peak["accuracy"], peak_step=peak["step"])
+    return s
+
+
+def _fmt(value, digits: int = 2) -> str:
+    if value is None:
+        return "never"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def _plot_loss(curves: Mapping[str, Sequence[Mapping]], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for label, curve in curves.items():
+        points = [p for p in curve if p.get("train_loss") is not None]
+        ax.plot([p["step"] for p in points], [p["train_loss"] for p in points], marker="o", markersize=3, label=label)
+    ax.set_xlabel("steps (exposures per document)")
+    ax.set_ylabel("training loss")
+    ax.set_title("App. B: training loss by samples per document")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _plot_categories(finals: Mapping[str, Mapping[str, float]], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    categories = sorted({c for per in finals.values() for c in per})
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    width = 0.8 / max(len(finals), 1)
+    for i, (method, per) in enumerate(finals.items()):
+        xs = [j + i * width for j in range(len(categories))]
+        ax.bar(xs, [per.get(c, 0.0) for c in categories], width=width, label=method)
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(categories))], categories)
+    ax.set_ylabel("final QA accuracy")
+    ax.set_ylim(0, 1.02)
+    ax.set_title("App. A: accuracy per category per method")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def exposure_table(recipe: Recipe, refs: Mapping[str, str]) -> list[dict]:
+    """Per config: samples per document and per-fact exposures (distinct samples, and over the whole run)."""
+    from kinject.cards.registry import open_registry
+    from kinject.pipelines.mix import exposure_stats
+
+    registry = open_registry(recipe.registry)
+    rows = []
+    seeds_cache: dict[str, list] = {}
+    for config, text in refs.items():
+        ref = DatasetRef.parse(text)
+        if ref.revision not in seeds_cache:
+            seeds = registry.load(ref, "seeds").to_list()
+            seeds_cache[ref.revision] = [(s["doc_id"], f["key"]) for s in seeds for f in s["facts"]]
+        keys = seeds_cache[ref.revision]
+        data = registry.load(ref, config).select_columns(["doc_id", "facts_present"]).to_list()
+        per_doc = len(data) / max(len({r["doc_id"] for r in data}), 1)
+        stats = exposure_stats(data, keys)
+        repeat = recipe.train.steps / per_doc  # the clock cycles a document's samples when they run out
+        rows.append({"config": config, "samples_per_doc": per_doc, **stats,
+                     "run_mean": stats["mean"] * repeat, "run_min": stats["min"] * repeat})
+    return rows
+
+
+def _paper_rows(recipe: Recipe, by_fig: Mapping[str, Mapping[str, dict]]) -> list[tuple[str, str, str]]:
+    steps = recipe.train.steps
+    fig1 = by_fig.get("fig1", {})
+    rows = []
+    for method in ("rephrase", "graph", "fact", "none"):
+        if method in fig1:
+            s = fig1[method]
+            rows.append((f"Fig. 1 {method}: steps to 85 %", PAPER_STEPS_TO_85[method], _fmt(s["steps_to_85"])))
+    for method in ("rephrase", "graph", "fact", "none"):
+        if method in fig1:
+            s = fig1[method]
+            ours = f"{_fmt(s['final_accuracy'])} at {steps} (peak {_fmt(s['peak'])} at {s['peak_step']})"
+            rows.append((f"Fig. 1 {method}: final accuracy", PAPER_FINAL[method] + " at 1,000", ours))
+    if fig2 := by_fig.get("fig2"):
+        ours = "; ".join(f"{k}: {_fmt(v['steps_to_85'])} / {_fmt(v['final_accuracy'])}" for k, v in fig2.items())
+        rows.append(("Fig. 2: ppl top/bottom 50 %, D4 50 % vs full (steps to 85 % / final)", "change little", ours))
+    if appb := by_fig.get("appB"):
+        ours = "; ".join(f"{k}: 90 % at {_fmt(v['steps_to_90'])}" for k, v in appb.items())
+        rows.append(("App. B: samples per document", "≥200 reach 90 % within 600 steps; ≤150 never", ours))
+    if appc := by_fig.get("appC"):
+        ours = "; ".join(f"{k}: {_fmt(v['final_accuracy'])}" for k, v in appc.items())
+        rows.append(("App. C: 100 samples/doc selected (final accuracy)",
+                     "low ppl helps; high ppl and D4 hurt", ours))
+    if fig1:
+        cats = sorted({c for s in fig1.values() for c in s["per_category"]})
+        best = {c: max((m for m in fig1 if m != "none"), key=lambda m: fig1[m]["per_category"].get(c, 0.0))
+                for c in cats}
+        rows.append(("App. A: best method per category", "graph on product, fact elsewhere",
+                     "; ".join(f"{c}: {m}" for c, m in best.items())))
+    if beyond := by_fig.get("beyond"):
+        ours = "; ".join(f"{k}: {_fmt(v['steps_to_85'])}" for k, v in beyond.items())
+        rows.append(("Beyond: balanced mix vs single methods (steps to 85 %)", "not in the paper", ours))
+    return rows
+
+
+def _order(stats: Mapping[str, dict]) -> list[str]:
+    """Fastest first: by steps to 85 % (never last), then by final accuracy."""
+    return sorted(stats, key=lambda m: (stats[m]["steps_to_85"] is None, stats[m]["steps_to_85"] or 0,
+                                        -(stats[m]["final_accuracy"] or 0)))
+
+
+def findings(by_fig: Mapping[str, Mapping[str, dict]]) -> list[str]:
+    """Plain sentences computed from the numbers; the interpretation is in the repository README."""
+    out = []
+    if fig1 := by_fig.get("fig1"):
+        order = _order(fig1)
+        paper = [m for m in ("fact", "graph", "rephrase", "none") if m in fig1]
+        same = "the same as" if order == paper else "different from"
+        out.append(f"Fig. 1 ordering (fastest to 85 % first): {' < '.join(order)} — {same} the paper's "
+                   f"{' < '.join(paper)}.")
+        if "none" in fig1:
+            s = fig1["none"]
+            falls = "then falls" if s["final_accuracy"] < s["peak"] - 0.05 else "and does not fall"
+            out.append(f"No augmentation peaks at {_fmt(s['peak'])} (step {s['peak_step']}) {falls} to "
+                       f"{_fmt(s['final_accuracy'])} at the end (paper: ≈0.65 then ≈0.30).")
+    if fig2 := by_fig.get("fig2"):
+        full = next(iter(fig2.values()))
+        gaps = {k: v["final_accuracy"] - full["final_accuracy"] for k, v in list(fig2.items())[1:]}
+        out.append("Fig. 2 final accuracy minus the full corpus: "
+                   + ", ".join(f"{k} {d:+.2f}" for k, d in gaps.items()) + ".")
+    if appb := by_fig.get("appB"):
+        reach = [k for k, v in appb.items() if v["steps_to_90"] is not None]
+        out.append(f"App. B: reaching 90 %: {', '.join(reach) or 'none'}; not reaching: "
+                   f"{', '.join(k for k in appb if k not in reach) or 'none'}.")
+    if appc := by_fig.get("appC"):
+        base = next(iter(appc.values()))
+        out.append("App. C final accuracy minus the random draw: " + ", ".join(
+            f"{k} {v['final_accuracy'] - base['final_accuracy']:+.2f}" for k, v in list(appc.items())[1:]) + ".")
+    if beyond := by_fig.get("beyond"):
+        *singles, mix = beyond
+        best = _order({k: beyond[k] for k in singles})[0]
+        m, b = beyond[mix], beyond[best]
+        faster = (m["steps_to_85"] is not None and (b["steps_to_85"] is None or m["steps_to_85"] < b["steps_to_85"]))
+        out.append(f"Beyond: the balanced mix reaches 85 % at {_fmt(m['steps_to_85'])} vs {_fmt(b['steps_to_85'])} "
+                   f"for the best single method ({best}): {'fewer steps' if faster else 'not fewer steps'}; final "
+                   f"{_fmt(m['final_accuracy'])} vs {_fmt(b['final_accuracy'])}.")
+    return out
+
+
+def _figure_table(stats: Mapping[str, dict]) -> str:
+    lines = ["| condition | steps to 85 % | steps to 90 % | peak (step) | final accuracy |", "|---|---|---|---|---|"]
+    for label, s in stats.items():
+        lines.append(f"| {label} | {_fmt(s['steps_to_85'])} | {_fmt(s['steps_to_90'])} | "
+                     f"{_fmt(s.get('peak'))} ({s.get('peak_step', '—')}) | {_fmt(s['final_accuracy'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def _example_document(recipe: Recipe, refs: Mapping[str, str]) -> str:
+    from kinject.cards.registry import open_registry
+
+    seeds = open_registry(recipe.registry).load(DatasetRef.parse(next(iter(refs.values()))), "seeds").to_list()
+    doc = next((s for s in seeds if s["category"] == "product"), seeds[0])
+    qa = doc["questions"][0]
+    return f"{doc['text']}\n\nQ: {qa['question']} → {qa['answer']}"
+
+
+def write_report(recipe: Recipe, conditions, jobs, refs: Mapping[str, str], timing: Mapping, out: Path) -> list[Path]:
+    """Draw every figure and write ``README.md``; returns the files written (what the study publishes)."""
+    from kinject.trainers.curves import plot_curves, read_curve
+
+    by_config: dict[str, list] = {}
+    for job in jobs:
+        by_config.setdefault(job.config, []).append(read_curve(job.run_dir / "curve.jsonl"))
+    curves: dict[str, dict[str, list]] = {}
+    for cond in conditions:
+        curves.setdefault(cond.figure, {})[cond.label] = mean_curve(by_config.get(cond.config, []))
+    by_fig = {fig: {label: summary(c) for label, c in group.items()} for fig, group in curves.items()}
+    files = []
+    for fig, group in curves.items():
+        files.append(plot_curves(group, out / f"{fig}.png", title=FIGURES[fig]))
+    if "appB" in curves:
+        files.append(_plot_loss(curves["appB"], out / "appB-loss.png"))
+    if "fig1" in by_fig:
+        finals = {m: s["per_category"] for m, s in by_fig["fig1"].items()}
+        files.append(_plot_categories(finals, out / "appA.png"))
+
+    r, t = recipe, recipe.train
+    n_docs = r.seeds.per_category * len(r.seeds.categories)
+    source = r.source or f"recipes/{r.name}.yaml"
+    lines = [
+        f"# Study `{r.name}`: the paper's figures at this scale\n",
+        f"Made by `kinject study --recipe {source}` (`make study`). Wall time {timing['total_minutes']:.1f} min "
+        f"(data {timing['data_minutes']:.1f} min; {len(jobs)} training runs, {r.study.workers} at a time, "
+        f"{r.study.threads_per_worker} thread(s) each). Budget {r.study.budget_minutes:g} min: "
+        f"{'within' if timing['total_minutes'] <= r.study.budget_minutes else '**exceeded**'}.\n",
+        f"Scale: {n_docs} fictional {r.seeds.lang} documents ({r.seeds.per_category} per category × "
+        f"{len(r.seeds.categories)}), {r.seeds.questions_per_doc} questions each; generator `{r.generator.backend}`; "
+        f"{r.corpus.samples_per_doc} samples per document; model `{t.model}` (hidden {t.tiny.hidden_size}, "
+        f"{t.tiny.num_layers} layers, {t.tiny.num_heads} heads) trained {t.steps} steps at lr {t.learning_rate:g} "
+        f"(warm-up {t.warmup_ratio:g}, cosine); mixed training: QA of {t.qa_mix.train_fraction:.0%} of the documents "
+        f"in every step, accuracy on the held-out documents' questions every {r.eval.every_steps} steps, judged by "
+        f"`{r.judge.kind}`; seeds {r.study.seeds} (curves are their mean). Paper: 50 documents, 1,000 samples, "
+        "1,000 steps, Llama-3-ELYZA-JP-8B, GPT-4o judge.\n",
+        "Documents: one template per category; the subject's full name appears only in the first sentence, later "
+        "sentences use an anaphor (「同製品」「同社」…); questions always name the subject. Example:\n",
+        "```\n" + _example_document(recipe, refs) + "\n```\n",
+        "## The paper's numbers beside ours\n",
+        f"Steps are exposures per document (one sample of every document per step); ours stop at {t.steps}.\n",
+        "| result | paper | ours |", "|---|---|---|",
+        *[f"| {a} | {b} | {c} |" for a, b, c in _paper_rows(recipe, by_fig)],
+        "", "## Findings (computed)\n", *[f"- {line}" for line in findings(by_fig)], "",
+    ]
+    for fig, title in FIGURES.items():
+        if fig in by_fig:
+            lines += [f"## {title}\n", f"![{fig}]({fig}.png)\n", _figure_table(by_fig[fig])]
+            if fig == "appB":
+                lines.append("![appB loss](appB-loss.png)\n")
+            if fig == "fig1":
+                lines += ["### App. A: accuracy per category (final point of the Fig. 1 runs)\n", "![appA](appA.png)\n"]
+                cats = sorted({c for s in by_fig[fig].values() for c in s["per_category"]})
+                lines += ["| method | " + " | ".join(cats) + " |", "|---" * (len(cats) + 1) + "|"]
+                lines += [f"| {m} | " + " | ".join(_fmt(s["per_category"].get(c)) for c in cats) + " |"
+                          for m, s in by_fig[fig].items()]
+                lines.append("")
+    lines += ["## Exposure accounting\n",
+              "Per fact of every document: how many distinct samples state it (min / mean / max), and the mean and "
+              f"minimum exposures over the {t.steps} steps (samples are cycled when a document runs out).\n",
+              "| config | samples/doc | min | mean | max | run mean | run min |", "|---|---|---|---|---|---|---|"]
+    for row in exposure_table(recipe, refs):
+        lines.append(f"| {row['config']} | {row['samples_per_doc']:g} | {row['min']} | {row['mean']:g} | {row['max']} "
+                     f"| {row['run_mean']:.0f} | {row['run_min']:.0f} |")
+    lines += ["", "## Runs\n", "| run | data | config | minutes (0: reused) |", "|---|---|---|---|"]
+    for job in jobs:
+        minutes = timing["run_minutes"].get(job.run_dir.name, 0.0)
+        lines.append(f"| {job.run_dir.name} | `{job.data}` | {job.config} | {minutes:.1f} |")
+    readme = out / "README.md"
+    readme.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return [readme, *files]

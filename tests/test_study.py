@@ -1,0 +1,115 @@
+"""The study: both study recipes validate, conditions are planned and reused as intended, and a miniature runs
+end to end through the orchestrator (real corpora, selection, subprocess training, report, published card)."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from kinject.cards.refs import DatasetRef
+from kinject.recipes.schema import load_recipe
+from kinject.study import _sweep, fingerprint, plan_conditions
+
+RECIPES = Path(__file__).parents[1] / "recipes"
+
+MINIATURE = """
+extends: {study_cpu}
+name: study-mini
+seeds: {{per_category: 1, questions_per_doc: 4, seed: 0}}
+corpus: {{samples_per_doc: 8, seed: 0}}
+selection:
+  perplexity: {{fraction: 0.5, keep: [bottom], reference_steps: 5}}
+registry: {{kind: local, root: {root}/registry, cache_dir: {root}/cache, repo: test/study-mini}}
+train:
+  tiny: {{hidden_size: 32, num_layers: 1, num_heads: 2, intermediate_size: 64}}
+  steps: 6
+  batch_size: 16
+  output_dir: {root}/runs
+eval: {{every_steps: 3}}
+judge: {{kind: match, cache_dir: {root}/judge-cache}}
+study:
+  methods: [none, fact]
+  subset_method: fact
+  selections: [ppl-bottom]
+  sample_sweep: [4]
+  few_samples: null
+  mix: []
+  seeds: [0]
+  workers: 2
+  out: {root}/report
+"""
+
+
+@pytest.mark.parametrize("name", ["study-cpu.yaml", "study-gpu.yaml"])
+def test_study_recipes_validate(name):
+    recipe = load_recipe(RECIPES / name)
+    assert recipe.study.methods == ["none", "rephrase", "fact", "graph"]
+    assert all(n < recipe.corpus.samples_per_doc for n in recipe.study.sample_sweep)
+    assert recipe.study.few_samples < recipe.corpus.samples_per_doc
+
+
+def test_gpu_recipe_runs_the_papers_counts():
+    gpu = load_recipe(RECIPES / "study-gpu.yaml")
+    assert (gpu.corpus.samples_per_doc, gpu.train.steps, gpu.study.few_samples) == (1000, 1000, 100)
+    assert gpu.study.sample_sweep == [100, 150, 200, 500]
+    assert gpu.registry.repo != load_recipe(RECIPES / "study-cpu.yaml").registry.repo
+
+
+def test_conditions_reuse_runs_across_figures():
+    recipe = load_recipe(RECIPES / "study-cpu.yaml")
+    names = ["none", "rephrase", "fact", "graph", "fact-ppl-top50", "fact-ppl-bottom50", "fact-d4-50",
+             "fact-n30", "fact-n60", "fact-n150", "fact-ppl-bottom10", "fact-ppl-top10", "fact-d4-10",
+             "mix-fact-graph"]
+    refs = {n: f"kinject/study-cpu@{i:040x}" for i, n in enumerate(names)}
+    conditions = plan_conditions(recipe, refs)
+    by_fig = {}
+    for c in conditions:
+        by_fig.setdefault(c.figure, []).append(c.config)
+    assert by_fig["fig1"] == ["none", "rephrase", "fact", "graph"]
+    assert by_fig["fig2"] == ["fact", "fact-ppl-top50", "fact-ppl-bottom50", "fact-d4-50"]
+    assert by_fig["appB"] == ["fact-n30", "fact-n60", "fact-n150", "fact"]
+    assert by_fig["appC"] == ["fact-n30", "fact-ppl-bottom10", "fact-ppl-top10", "fact-d4-10"]
+    assert by_fig["beyond"] == ["fact", "graph", "mix-fact-graph"]
+    assert len({c.config for c in conditions}) == 14  # the distinct training runs of one seed
+    assert all(c.data == DatasetRef.parse(refs[c.config]) for c in conditions)
+    assert _sweep(recipe) == [30, 60, 150]
+
+
+def test_data_fingerprint_ignores_training_only_knobs():
+    recipe = load_recipe(RECIPES / "study-cpu.yaml")
+    from kinject.study import _override
+
+    assert fingerprint(recipe) == fingerprint(_override(recipe, "train", steps=10))
+    assert fingerprint(recipe) == fingerprint(_override(recipe, "study", workers=1, seeds=[0, 1]))
+    assert fingerprint(recipe) != fingerprint(_override(recipe, "corpus", samples_per_doc=100))
+
+
+@pytest.mark.slow
+def test_miniature_study_end_to_end(tmp_path, monkeypatch):
+    from kinject.cards.registry import open_registry
+    from kinject.study import run_study
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    path = tmp_path / "mini.yaml"
+    path.write_text(MINIATURE.format(study_cpu=RECIPES / "study-cpu.yaml", root=tmp_path), encoding="utf-8")
+    recipe = load_recipe(path)
+    ref = run_study(recipe)
+
+    report = tmp_path / "report"
+    readme = (report / "README.md").read_text(encoding="utf-8")
+    assert "| Fig. 1 fact: steps to 85 % | ≈200 |" in readme
+    assert "## Exposure accounting" in readme and "| fact-n4 | 4 |" in readme
+    for png in ("fig1.png", "fig2.png", "appB.png", "appB-loss.png", "appA.png"):
+        assert (report / png).read_bytes()[:4] == b"\x89PNG", png
+    card = open_registry(recipe.registry).card_data(ref)
+    runs = card["kinject"]["results"]
+    assert set(runs) == {f"study-mini-{c}-s0" for c in ("none", "fact", "fact-ppl-bottom50", "fact-n4")}
+    assert all(len(r["curve"]) == 3 for r in runs.values())  # steps 0, 3, 6
+    assert "study/README.md" in open_registry(recipe.registry).list_files(ref)
+
+    # resumable: a second study reuses the published data and every finished run
+    before = {p: p.stat().st_mtime for p in (tmp_path / "runs").glob("*/curve.jsonl")}
+    run_study(recipe, publish=False)
+    assert {p: p.stat().st_mtime for p in before} == before
+    assert len(json.loads((report / "data.json").read_text())) == 1
