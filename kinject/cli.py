@@ -82,3 +82,47 @@ def seed(
 
     path = run_seed(_load(recipe), out=out, from_file=from_file)
     typer.echo(str(path))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# study and reproduce
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@app.command()
+@user_errors
+def study(
+    recipe: Path = typer.Option(Path("recipes/study-cpu.yaml"), "--recipe", "-r", help="Study recipe YAML file."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default: study.out)."),
+    no_publish: bool = typer.Option(False, "--no-publish", help="Write the report only; publish no revision."),
+) -> None:
+    """The paper's figures at the recipe's scale: corpora, subsets, training runs, report; prints REPO@SHA last.
+
+    Resumable: rerunning skips published data and finished runs of the same recipe.
+    """
+    from kinject.study import run_study
+
+    ref = run_study(_load(recipe), out=out, publish=not no_publish)
+    if ref is not None:
+        _print_ref(ref)
+
+
+@app.command()
+@user_errors
+def reproduce(
+    card: str = typer.Argument(..., help="REPO@REVISION whose card holds the results to reproduce."),
+    run: Optional[str] = typer.Option(None, "--run", help="Run name in kinject.results (default: the last one)."),
+    recipe: Path = typer.Option(
+        Path("recipes/cpu.yaml"), "--recipe", "-r", help="Only its registry section is used: where the card lives."
+    ),
+    hub: bool = typer.Option(False, "--hub", help="Read the card from the Hugging Face Hub (registry kind hf)."),
+) -> None:
+    """Re-run a published run from its card alone; exit 0 within tolerance, 1 outside, 2 if the card lacks inputs."""
+    from kinject.cards.reproduce import reproduce as run_reproduce
+
+    registry = _load(recipe).registry
+    if hub:
+        registry = registry.model_copy(update={"kind": "hf"})
+    code = run_reproduce(card, run, registry_cfg=registry, echo=typer.echo,
+                         echo_err=lambda line: typer.echo(line, err=True))
+    raise typer.Exit(code)
