@@ -74,6 +74,7 @@ def fingerprint(recipe: Recipe) -> str:
 
 def build_data(recipe: Recipe, out: Path) -> dict[str, str]:
     """Publish every corpus and subset the study trains on; ``{config: "repo@sha"}``, cached in data.json."""
+    from kinject.cards.registry import open_registry
     from kinject.pipelines.corpus import run_corpus
     from kinject.pipelines.mix import run_mix, run_subsample
     from kinject.pipelines.selection.run import run_selection
@@ -82,7 +83,14 @@ def build_data(recipe: Recipe, out: Path) -> dict[str, str]:
     cache_path = out / "data.json"
     cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
     key = fingerprint(recipe)
-    refs: dict[str, str] = cache.get(key, {})
+    registry = open_registry(recipe.registry)
+    refs: dict[str, str] = {}
+    for config, text in cache.get(key, {}).items():
+        try:  # a cache from another registry (a fresh clone, a wiped .kinject) names revisions that are not here
+            if config in registry.configs(DatasetRef.parse(text)):
+                refs[config] = text
+        except (KinjectUserError, OSError, ValueError):
+            pass
 
     def save(config: str, ref: DatasetRef) -> DatasetRef:
         refs[config] = str(ref)
