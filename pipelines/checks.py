@@ -41,7 +41,7 @@ _THOUSANDS = re.compile(r"(?<=\d)[,，](?=\d{3}(?!\d))")
 _SPACE = re.compile(r"\s+")
 _JA = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3005]")
 # A number (possibly decimal) and the unit or counter word after it in a fact value: 1200円, 3.5kg, 2019年, 24時間.
-_VALUE_UNIT = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)([^\d\s.,、。・:：;；()（）「」\"'!?！？/]{1,4})")
+_VALUE_UNIT = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?) ?([^\d\s.,、。・:：;；()（）「」\"'!?！？/]{1,4})")
 
 
 def normalize(text: str) -> str:
@@ -82,12 +82,18 @@ def length_reason(text: str, min_chars: int, max_chars: int) -> str | None:
     return None
 
 
+def _spaced(text: str) -> str:
+    """Like ``normalize`` but whitespace kept as one space, so "2011.\n14 minutes" is not read as 2011.14."""
+    text = _THOUSANDS.sub("", unicodedata.normalize("NFKC", text or ""))
+    return _SPACE.sub(" ", text.casefold())
+
+
 def _units(value: str) -> list[str]:
-    return [unit for _, unit in _VALUE_UNIT.findall(normalize(value))]
+    return [unit for _, unit in _VALUE_UNIT.findall(_spaced(value))]
 
 
-def _numbers_before(unit: str, norm_text: str) -> set[str]:
-    return set(re.findall(r"(?<![\d.])(\d+(?:\.\d+)?)" + re.escape(unit), norm_text))
+def _numbers_before(unit: str, text: str) -> set[str]:
+    return set(re.findall(r"(?<![\d.])(\d+(?:\.\d+)?) ?" + re.escape(unit), text))
 
 
 def value_contradictions(text: str, facts: Iterable[dict], source: str) -> list[str]:
@@ -98,8 +104,8 @@ def value_contradictions(text: str, facts: Iterable[dict], source: str) -> list[
     which fact they would contradict.
     """
     facts = list(facts)
-    norm_text, norm_source = normalize(text), normalize(source)
-    table = normalize(" ".join(str(fact["value"]) for fact in facts))
+    norm_text, norm_source = _spaced(text), _spaced(source)
+    table = _spaced(" ; ".join(str(fact["value"]) for fact in facts))
     keys = []
     for fact in facts:
         for unit in _units(str(fact["value"])):

@@ -41,7 +41,7 @@ _SENTENCE = {"ja": re.compile(r"[^。！？\n]+[。！？]?"), "en": re.compile(
 _JA_TOPIC = re.compile(r"^[「『]?(.{2,40}?)[」』]?(?:とは|は)")
 _EN_TOPIC = re.compile(r"^(.{2,60}?)\s+(?:is|was|are|were)\b")
 _JA_ANAPHOR = re.compile(r"(?:^|、)((?:同|この|当|本)[\u4e00-\u9fff\u30a0-\u30ff]{1,5}?)(?=は|の|が|を|に|で|と|も)")
-_EN_ANAPHOR = re.compile(r"\b((?:[Tt]he|[Tt]his) (?:product|company|term|procedure|service|device|system|tool|method))\b")
+_EN_ANAPHOR = re.compile(r"(?:^|\b(?=[Tt]h(?:e|is) (?:product|company|term|procedure|service)\b))((?:[Tt]he|[Tt]his) [a-z]+)\b")
 
 TEMPLATES = {
     "ja": [
@@ -155,9 +155,9 @@ def subject(doc: dict) -> tuple[str, str | None]:
         for hit in pattern.finditer(sent):
             mention = hit.group(1) if lang == "ja" else hit.group(1).lower()
             noun = mention[1:] if mention[0] in "同本当" else mention[2:] if lang == "ja" else mention.split()[-1]
-            # An anaphor refers back, so it cannot occur before the name (本規約 is another thing), and its noun
-            # names the subject's kind elsewhere in the text (同製品 … 製品です; not 本体).
-            if text.find(mention) >= start and noun in text.replace(mention, ""):
+            # An anaphor refers back: it cannot occur before the name (本規約 is another thing), and its noun names
+            # the subject's kind after the name, outside the anaphor itself (… 製品です … 同製品; not 本体).
+            if text.find(mention) >= start and noun in text[start:].replace(mention, ""):
                 counts[mention] = counts.get(mention, 0) + 1
     rank = {"同": 0, "こ": 1, "本": 2, "当": 3}
     anaphor = min(counts, key=lambda m: (rank.get(m[0], 0), -counts[m])) if counts else None
