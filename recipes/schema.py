@@ -147,6 +147,10 @@ class PerplexityConfig(Section):
     scope: Literal["per_doc", "global"] = Field("per_doc", description="Rank within each document or globally.")
     batch_size: int = Field(32, ge=1, description="Rows per forward pass.")
     max_length: int = Field(512, ge=8, description="Tokens scored per row.")
+    reference_steps: int = Field(
+        60, ge=1, description="Training steps of the 'tiny' reference LM on the seed documents (seconds on a CPU)."
+    )
+    seed: int = Field(0, description="Seed of the 'tiny' reference LM's initialisation and training.")
 
 
 class D4Config(Section):
@@ -163,6 +167,8 @@ class D4Config(Section):
     ratio: float = Field(0.5, gt=0, le=1, description="Fraction of rows kept after all stages.")
     scope: Literal["per_doc", "global"] = Field("per_doc", description="Select within each document or globally.")
     seed: int = Field(0, description="k-means seed.")
+    kmeans_iters: int = Field(20, ge=1, description="Spherical k-means iterations (faiss).")
+    embedding_batch_size: int = Field(64, ge=1, description="Texts per embedding forward pass.")
 
 
 class SelectionConfig(Section):

@@ -1,0 +1,144 @@
+"""End to end: a corpus published to a local registry, subsets selected and published, bad input refused."""
+
+import json
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from kinject.cards.refs import DatasetRef
+from kinject.cards.registry import open_registry
+from kinject.cli import app
+from kinject.pipelines.selection.run import run_selection
+from kinject.recipes.schema import load_recipe
+
+from .conftest import JA_BASE
+
+REPO = "kinject/select-test"
+
+
+def _corpus_rows() -> list[dict]:
+    """3 documents × 12 rows: a sentence of the document plus 40 random characters (Jaccard ≈ 0.4 between
+    variants); rows 10 and 11 repeat rows 0 and 1 with one character changed (Jaccard ≈ 0.9)."""
+    rng = np.random.default_rng(0)
+    alphabet = [chr(c) for c in range(0x3041, 0x3097)]
+    rows = []
+    for d, base in enumerate(JA_BASE):
+        sentences = [s + "。" for s in base.split("。") if s]
+        for v in range(10):
+            tail = "".join(rng.choice(alphabet, 40))
+            rows.append({"id": f"d{d}-v{v}", "doc_id": f"doc{d}", "text": sentences[v % len(sentences)] + tail})
+        for v in (10, 11):
+            text = rows[d * 12 + v - 10]["text"]
+            rows.append({"id": f"d{d}-v{v}", "doc_id": f"doc{d}", "text": text[:-10] + "漢" + text[-9:]})
+    return rows
+
+
+def _write_recipe(tmp_path, **selection) -> str:
+    recipe = {
+        "extends": str(_root() / "recipes/cpu.yaml"),
+        "registry": {"kind": "local", "root": str(tmp_path / "registry"), "cache_dir": str(tmp_path / "cache"),
+                     "repo": REPO},
+        "train": {"tiny": {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64}},
+        "selection": selection,
+    }
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe, allow_unicode=True))
+    return str(path)
+
+
+def _root() -> Path:
+    return Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def published(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the tiny reference model caches under ./.kinject
+    recipe = load_recipe(_write_recipe(tmp_path))
+    registry = open_registry(recipe.registry)
+    seeds = datasets.Dataset.from_list([{"doc_id": f"doc{d}", "text": t} for d, t in enumerate(JA_BASE)])
+    ref = registry.publish(REPO, {"seeds": {"train": seeds}, "rephrase": {"train": datasets.Dataset.from_list(
+        _corpus_rows())}, "empty": {"train": datasets.Dataset.from_list([], features=seeds.features)}},
+        message="corpus")
+    return tmp_path, registry, ref
+
+
+def test_ppl_subsets_published_with_scores_and_parameters(published):
+    tmp_path, registry, source = published
+    recipe = load_recipe(_write_recipe(tmp_path, perplexity={"reference_steps": 5, "keep": ["top", "bottom"]}))
+    ref = run_selection(recipe, source, "rephrase", "ppl")
+    assert len(registry.log(REPO)) == 2  # one commit for both subsets
+    assert {"rephrase-ppl-top50", "rephrase-ppl-bottom50", "rephrase", "seeds"} <= set(registry.configs(ref))
+    top = registry.load(ref, "rephrase-ppl-top50")
+    bottom = registry.load(ref, "rephrase-ppl-bottom50")
+    assert len(top) == len(bottom) == 18  # 6 of each document's 12
+    for doc in ("doc0", "doc1", "doc2"):
+        top_ppl = [p for p, d in zip(top["ppl"], top["doc_id"]) if d == doc]
+        bottom_ppl = [p for p, d in zip(bottom["ppl"], bottom["doc_id"]) if d == doc]
+        assert min(top_ppl) >= max(bottom_ppl)  # per document, every kept-top row outranks every kept-bottom row
+    dropped = registry.load(ref, "rephrase-ppl-top50", split="dropped")
+    assert set(dropped["reason"]) == {"perplexity_too_low"}
+    card = registry.card_data(ref)["kinject"]["configs"]["rephrase-ppl-top50"]
+    assert card["source"] == f"{REPO}@{registry.resolve(source)}"
+    assert card["params"]["fraction"] == 0.5 and card["reference_model"]["kind"] == "tiny"
+    stats = json.loads(registry.read_file(ref, "stats/rephrase-ppl-top50/perplexity.json"))
+    assert stats["counts"] == {"total": 36, "kept": 18, "dropped": 18, "dropped_perplexity_too_low": 18}
+    # same input, config and seed: same subset (the cached reference model is reused)
+    again = run_selection(recipe, source, "rephrase", "ppl")
+    assert registry.load(again, "rephrase-ppl-top50")["id"] == top["id"]
+
+
+@pytest.mark.slow
+def test_d4_subset_published_with_scores(published):
+    tmp_path, registry, source = published
+    recipe = load_recipe(_write_recipe(tmp_path, d4={"n_clusters": 2, "ratio": 0.5, "epsilon": 0.02}))
+    ref = run_selection(recipe, source, "rephrase", "d4")
+    subset = registry.load(ref, "rephrase-d4-50")
+    assert len(subset) == 18  # round(0.5 * 12) per document
+    assert {"cluster", "semdedup_max_sim", "proto_dist", "semdedup_cluster"} <= set(subset.column_names)
+    dropped = registry.load(ref, "rephrase-d4-50", split="dropped")
+    reasons = dict(zip(dropped["id"], dropped["reason"]))
+    for d in range(3):  # the planted one-character variants go at the MinHash stage
+        assert reasons[f"d{d}-v10"] == reasons[f"d{d}-v11"] == "minhash_near_duplicate"
+    assert set(reasons.values()) <= {"minhash_near_duplicate", "semdedup_near_duplicate", "prototype_easy"}
+    assert all(s <= 1 - 0.02 for s in subset["semdedup_max_sim"])
+    card = registry.card_data(ref)["kinject"]["configs"]["rephrase-d4-50"]
+    assert card["params"]["n_clusters"] == 2 and card["blocks"]["minhash"]["counts"]["dropped"] == 6
+    assert "stats/rephrase-d4-50/semdedup.json" in registry.list_files(ref)
+
+
+def _cli(tmp_path, *args, **selection):
+    return CliRunner().invoke(app, ["select", "--recipe", _write_recipe(tmp_path, **selection), *args])
+
+
+@pytest.mark.parametrize(("args", "selection", "message"), [
+    (["--method", "rephrase", "--by", "d4"], {"d4": {"ratio": 0}}, "selection.d4.ratio"),
+    (["--method", "rephrase", "--by", "ppl"], {"perplexity": {"fraction": 1.5}}, "selection.perplexity.fraction"),
+    (["--method", "graph", "--by", "ppl"], {}, "has no config 'graph'"),
+    (["--method", "empty", "--by", "ppl"], {}, "is empty"),
+    (["--method", "rephrase", "--by", "d4"], {"d4": {"n_clusters": 13}}, "selection.d4.n_clusters"),
+    (["--method", "rephrase", "--by", "size"], {}, "--by"),
+])
+def test_bad_input_exits_2_and_publishes_nothing(published, args, selection, message):
+    tmp_path, registry, source = published
+    result = _cli(tmp_path, *args, "--from", str(source), **selection)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert len(registry.log(REPO)) == 1
+
+
+def test_nan_embeddings_exit_2_and_publish_nothing(published, monkeypatch):
+    tmp_path, registry, source = published
+
+    class NaNModel:
+        def encode(self, texts, **kwargs):
+            return np.full((len(texts), 8), np.nan, dtype=np.float32)
+
+    monkeypatch.setattr("kinject.pipelines.selection.embeddings.load_embedding_model", lambda name: NaNModel())
+    result = _cli(tmp_path, "--method", "rephrase", "--by", "d4", "--from", str(source), d4={"n_clusters": 2})
+    assert result.exit_code == 2, result.output
+    assert "NaN" in result.output
+    assert len(registry.log(REPO)) == 1
