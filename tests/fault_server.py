@@ -11,7 +11,7 @@ can check that the client retries a bounded number of times and that the run rec
 Modes: ``ok`` (a valid answer in the prompt's language, derived from the prompt so content checks can pass),
 ``malformed_json``, ``empty``, ``wrong_language``, ``429`` (with ``Retry-After``), ``500``, ``timeout`` (sleeps
 ``timeout_sleep_s``, longer than the client's timeout). ``latency_s`` delays every answer (the benchmark's fixed
-latency per request).
+latency per request). ``api_key`` makes it check the bearer token (a test can prove the key was sent).
 
 Standard-library ``ThreadingHTTPServer`` rather than FastAPI/uvicorn: one thread per connection is enough for 64
 concurrent requests, it starts in milliseconds, and it stops cleanly from any thread (uvicorn's signal handling
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 import time
 from collections import Counter
@@ -53,8 +54,11 @@ class FaultServer:
     timeout_sleep_s: float = 5.0
     retry_after_s: float = 0.0
     model: str = "fault-model"
+    api_key: str | None = None  # when set, requests without "Authorization: Bearer <api_key>" get 401
     responder: Callable[[list[dict]], str] | None = None
     requests: list[Request] = field(default_factory=list)
+    max_in_flight: int = 0  # most chat requests being handled at once (concurrency the client achieved)
+    _in_flight: int = 0
     _attempts: Counter = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -65,7 +69,7 @@ class FaultServer:
 
     def start(self) -> "FaultServer":
         handler = type("Handler", (_Handler,), {"state": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd = _Server(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
@@ -105,6 +109,7 @@ class FaultServer:
         with self._lock:
             self.requests.clear()
             self._attempts.clear()
+            self.max_in_flight = 0
 
     # -- behaviour --------------------------------------------------------------------------------------------
 
@@ -146,6 +151,15 @@ def _last_user(messages: list[dict]) -> str:
     return ""
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        # A client that gave up (its timeout) resets the connection: expected here, not worth a traceback.
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: the openai client pools connections
     state: FaultServer
@@ -183,11 +197,23 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.rstrip("/") != "/v1/chat/completions":
             self._send(404, {"error": {"message": f"no route {self.path}"}})
             return
+        if state.api_key is not None and self.headers.get("Authorization") != f"Bearer {state.api_key}":
+            self._send(401, {"error": {"message": "invalid api key", "type": "invalid_request_error"}})
+            return
         messages = body.get("messages") or []
         prompt = _last_user(messages)
         mode = state._choose(prompt)
         with state._lock:
             state.requests.append(Request(mode, prompt, str(body.get("model")), time.monotonic()))
+            state._in_flight += 1
+            state.max_in_flight = max(state.max_in_flight, state._in_flight)
+        try:
+            self._complete(state, body, messages, prompt, mode)
+        finally:
+            with state._lock:
+                state._in_flight -= 1
+
+    def _complete(self, state: FaultServer, body: dict, messages: list[dict], prompt: str, mode: str) -> None:
         if state.latency_s:
             state._stop.wait(state.latency_s)
         if mode == "timeout":
