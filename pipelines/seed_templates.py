@@ -9,6 +9,8 @@ not read identically. Placeholders: ``{name}`` (the subject, only in the first s
 
 from __future__ import annotations
 
+import re
+
 # Fact keys per category, in the order the fact table lists them (after ``name``).
 FACT_KEYS: dict[str, tuple[str, ...]] = {
     "terms": ("provider", "effective_date", "minimum_age", "monthly_fee", "cancellation_notice", "refund_period",
@@ -279,3 +281,10 @@ def question_template(lang: str, category: str, key: str) -> str:
     """The question form for one fact; a ``<category>.<key>`` entry overrides a key shared across categories."""
     forms = QUESTIONS[lang]
     return forms.get(f"{category}.{key}", forms[key])
+
+
+def template_texts(lang: str) -> list[str]:
+    """Every fixed string of one language (documents, closings, questions), placeholders removed."""
+    texts = [*(t for forms in TEMPLATES[lang].values() for t in forms), *QUESTIONS[lang].values(),
+             *(c for pool in CLOSINGS[lang].values() for c in pool)]
+    return [re.sub(r"\{\w+\}", "|", t) for t in texts]

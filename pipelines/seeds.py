@@ -33,7 +33,7 @@ from typing import Any
 from kinject.errors import KinjectUserError
 from kinject.pipelines.names import NameBook
 from kinject.pipelines.seed_templates import (
-    ANAPHORS, CLOSINGS, FACT_KEYS, MIN_LENGTH, TEMPLATES, question_template, text_length,
+    ANAPHORS, CLOSINGS, FACT_KEYS, MIN_LENGTH, TEMPLATES, question_template, template_texts, text_length,
 )
 from kinject.pipelines.seed_values import ValueSampler, pool_values
 from kinject.recipes.schema import CATEGORIES, SeedsConfig
@@ -113,8 +113,10 @@ def build_seeds(cfg: SeedsConfig) -> list[dict]:
     """Build ``per_category`` fictional documents per category, deterministically from ``cfg.seed``."""
     rng = random.Random(cfg.seed)  # never the global RNG: the set must not depend on what ran before
     names = NameBook(rng, cfg.lang)
-    for value in pool_values(cfg.lang):  # no invented name may contain (or hide in) a pool value
-        names.reserve(value)
+    # No invented name may contain or hide in a pool value or the templates' own words (a name inside 「アカウント」
+    # would show up in texts and questions of documents that are not about it).
+    for text in (*pool_values(cfg.lang), *template_texts(cfg.lang)):
+        names.reserve(text)
     values = ValueSampler(rng, names, cfg.lang)
     docs = [_build_doc(c, i, cfg, rng, names, values) for c in cfg.categories for i in range(cfg.per_category)]
     _check_answers_private(docs)
