@@ -126,3 +126,116 @@ def reproduce(
     code = run_reproduce(card, run, registry_cfg=registry, echo=typer.echo,
                          echo_err=lambda line: typer.echo(line, err=True))
     raise typer.Exit(code)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# dataset repos: publish, pull, log, card, hub serve
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _registry(recipe: Path):
+    from kinject.cards.registry import open_registry
+
+    loaded = _load(recipe)
+    return loaded, open_registry(loaded.registry)
+
+
+@app.command()
+@user_errors
+def publish(
+    file: Path = typer.Option(..., "--file", help="Rows to publish: .jsonl or .parquet."),
+    config: str = typer.Option(..., "--config", help="Config name the rows become (e.g. seeds)."),
+    recipe: Path = RecipeOption,
+    repo: Optional[str] = typer.Option(None, "--repo", help="Dataset repo <org>/<name> (default: registry.repo)."),
+    split: str = typer.Option("train", "--split", help="Split name."),
+    tag: Optional[str] = typer.Option(None, "--tag", help="Tag the new revision (tags are never moved)."),
+    message: Optional[str] = typer.Option(None, "--message", "-m", help="Commit message."),
+) -> None:
+    """Publish one file as a config of a dataset repo, in one commit; prints REPO@SHA last."""
+    from kinject.cards.tables import read_table
+    from kinject.recipes.schema import recipe_to_yaml
+
+    loaded, registry = _registry(recipe)
+    ref = registry.publish(
+        repo or loaded.registry.repo,
+        {config: {split: read_table(file)}},
+        provenance={config: {"recipe": str(recipe), "source_file": file.name}},
+        files={f"provenance/{config}/recipe.yaml": recipe_to_yaml(loaded)},
+        message=message or f"Publish {config} from {file.name}",
+        tag=tag,
+    )
+    _print_ref(ref)
+
+
+@app.command()
+@user_errors
+def pull(
+    ref: str = typer.Argument(..., help="REPO@REVISION (sha, tag or branch)."),
+    config: Optional[str] = typer.Option(None, "--config", help="Config (default: the only one, else seeds)."),
+    split: str = typer.Option("train", "--split", help="Split."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write .jsonl or .parquet (default: JSON lines on stdout)."),
+    recipe: Path = RecipeOption,
+) -> None:
+    """Rows of one config of a dataset repo at exactly one revision."""
+    from kinject.cards.refs import DatasetRef
+    from kinject.cards.tables import write_table
+
+    _, registry = _registry(recipe)
+    parsed = DatasetRef.parse(ref)
+    if config is None:
+        have = registry.configs(parsed)
+        config = have[0] if len(have) == 1 else "seeds"
+    write_table(registry.load(parsed, config, split), out)
+    if out is not None:
+        typer.echo(f"{out}")
+
+
+@app.command("log")
+@user_errors
+def log_(repo: str = typer.Argument(..., help="Dataset repo <org>/<name>."), recipe: Path = RecipeOption) -> None:
+    """Revisions of a dataset repo, newest first: sha, date, tags, configs, message."""
+    _, registry = _registry(recipe)
+    for entry in registry.log(repo.partition("@")[0]):
+        tags = f" ({', '.join(entry['tags'])})" if entry["tags"] else ""
+        typer.echo(f"{entry['sha'][:12]}{tags}  {entry['date']}  [{', '.join(entry['configs'])}]  {entry['message']}")
+
+
+@app.command()
+@user_errors
+def card(ref: str = typer.Argument(..., help="REPO@REVISION."), recipe: Path = RecipeOption) -> None:
+    """Print the dataset card at a revision, its load snippet pinned to the resolved sha."""
+    from kinject.cards.card import render_card
+    from kinject.cards.refs import DatasetRef
+
+    _, registry = _registry(recipe)
+    parsed = DatasetRef.parse(ref)
+    sha = registry.resolve(parsed)
+    pinned = DatasetRef(repo_id=parsed.repo_id, revision=sha)
+    front = registry.card_data(pinned)
+    if not front:
+        raise KinjectUserError(f"{parsed.repo_id}@{sha[:7]} has no card (README.md)")
+    typer.echo(render_card(parsed.repo_id, front, set(registry.list_files(pinned)), revision=sha), nl=False)
+
+
+@hub_app.command("serve")
+@user_errors
+def hub_serve(
+    recipe: Path = RecipeOption,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 to share on a LAN)."),
+    port: int = typer.Option(8090, "--port", help="Port."),
+    public_netloc: Optional[str] = typer.Option(None, "--public-netloc", help="host:port clients use, if not host."),
+) -> None:
+    """Serve the local registry to stock Hub clients (olah, offline): set HF_ENDPOINT to the printed URL."""
+    from kinject.cards.olah import start_olah, stop_olah
+
+    loaded = _load(recipe)
+    if loaded.registry.kind != "local":
+        raise KinjectUserError(f"{recipe}: registry.kind: hub serve needs a local registry, got {loaded.registry.kind!r}")
+    proc, url = start_olah(loaded.registry.root, host=host, port=port, public_netloc=public_netloc)
+    typer.echo(f"serving {Path(loaded.registry.root).resolve()} (olah, offline); clients: export HF_ENDPOINT={url}")
+    try:
+        proc.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop_olah(proc)
