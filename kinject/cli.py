@@ -239,3 +239,148 @@ def hub_serve(
         pass
     finally:
         stop_olah(proc)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# judge
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@app.command()
+@user_errors
+def judge(
+    recipe: Path = RecipeOption,
+    answers: Optional[Path] = typer.Option(
+        None, "--answers", help="JSON Lines with question, gold, answer (other fields kept); default: the run's."
+    ),
+    out: Optional[Path] = typer.Option(None, "--out", help="Judged JSON Lines (default: <answers>.judged.jsonl)."),
+    judge_kind: Optional[str] = typer.Option(None, "--judge", help="match or llm (overrides judge.kind)."),
+    run_dir: Optional[Path] = typer.Option(None, "--run", help="Training run folder to re-judge (no --answers)."),
+    publish: bool = typer.Option(False, "--publish", help="Also publish the judged answers as a dataset config."),
+    config: str = typer.Option("judged", "--config", help="Config name for --publish."),
+) -> None:
+    """Judge answers: a JSON Lines file (prints accuracy last), or a training run's answers (prints REPO@SHA)."""
+    from kinject.recipes.schema import load_recipe
+
+    if judge_kind is not None and judge_kind not in ("match", "llm"):
+        raise KinjectUserError(f"--judge: expected match or llm, got {judge_kind!r}")
+    loaded = load_recipe(recipe, overrides={"judge": {"kind": judge_kind}} if judge_kind else None)
+    if answers is None:
+        from kinject.trainers.results import judge_run
+
+        _print_ref(judge_run(loaded, run_dir))
+        return
+    from kinject.trainers.judges import accuracy, judge_file, publish_judged, read_answers
+
+    out = out or answers.with_name(f"{answers.stem}.judged.jsonl")
+    judge_file(loaded.judge, answers, out)
+    rows = read_answers(out)
+    correct = sum(bool(r["verdict"]) for r in rows)
+    typer.echo(f"wrote {out}")
+    if publish:
+        typer.echo(f"accuracy: {accuracy(rows):.3f} ({correct}/{len(rows)})")
+        _print_ref(publish_judged(loaded, rows, config, source=answers.name))
+        return
+    sys.stdout.flush()
+    typer.echo(f"accuracy: {accuracy(rows):.3f} ({correct}/{len(rows)})")
+
+
+@app.command()
+@user_errors
+def corpus(
+    recipe: Path = RecipeOption,
+    method: str = typer.Option("graph", "--method", "-m", help="none, rephrase, fact, graph, or all."),
+    seeds: Optional[Path] = typer.Option(None, "--seeds", help="A seed file (seeds schema) instead of building."),
+    samples: Optional[int] = typer.Option(None, "--samples", help="Samples per document (default: the recipe's)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print requests, tokens and cost; write nothing."),
+) -> None:
+    """Generate, check and publish a synthetic corpus (resumable; prints REPO@SHA last)."""
+    from kinject.pipelines.corpus import run_corpus
+
+    ref = run_corpus(_load(recipe), method, seeds_file=seeds, samples=samples, dry_run=dry_run)
+    if ref is not None:
+        _print_ref(ref)
+
+
+@app.command()
+@user_errors
+def select(
+    recipe: Path = RecipeOption,
+    method: str = typer.Option(..., "--method", help="Corpus config to select from: none, rephrase, fact, graph."),
+    by: str = typer.Option("ppl", "--by", help="ppl: perplexity top/bottom/middle subsets; d4: D4 subset."),
+    from_ref: Optional[str] = typer.Option(
+        None, "--from", help="Source REPO@REV (default: the recipe's registry.repo at main)."
+    ),
+) -> None:
+    """Publish perplexity or D4 subsets of a corpus, with the scores that chose them (prints REPO@SHA)."""
+    from kinject.cards.refs import DatasetRef
+    from kinject.pipelines.selection.run import run_selection
+
+    source = DatasetRef.parse(from_ref) if from_ref else None
+    _print_ref(run_selection(_load(recipe), source, method, by))
+
+
+@app.command()
+@user_errors
+def train(
+    recipe: Path = RecipeOption,
+    data: Optional[str] = typer.Option(
+        None, "--data", help="Dataset REPO@REV to train on (default: the recipe's registry.repo at main)."
+    ),
+    config: str = typer.Option("graph", "--config", help="Config to train on: none, rephrase, fact, graph, a subset."),
+) -> None:
+    """Continually pretrain on a corpus revision, evaluate on the clock, publish results (prints REPO@SHA).
+
+    Multi-GPU: ``accelerate launch -m kinject train --recipe …`` with the same recipe.
+    """
+    from kinject.cards.refs import DatasetRef
+    from kinject.trainers.cpt import run_train
+
+    ref = DatasetRef.parse(data) if data else None
+    run_dir, card = run_train(_load(recipe), ref, config)
+    typer.echo(f"run: {run_dir}", err=True)
+    _print_ref(card)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# study and reproduce
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@app.command()
+@user_errors
+def study(
+    recipe: Path = typer.Option(Path("recipes/study-cpu.yaml"), "--recipe", "-r", help="Study recipe YAML file."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default: study.out)."),
+    no_publish: bool = typer.Option(False, "--no-publish", help="Write the report only; publish no revision."),
+) -> None:
+    """The paper's figures at the recipe's scale: corpora, subsets, training runs, report; prints REPO@SHA last.
+
+    Resumable: rerunning skips published data and finished runs of the same recipe.
+    """
+    from kinject.study import run_study
+
+    ref = run_study(_load(recipe), out=out, publish=not no_publish)
+    if ref is not None:
+        _print_ref(ref)
+
+
+@app.command()
+@user_errors
+def reproduce(
+    card: str = typer.Argument(..., help="REPO@REVISION whose card holds the results to reproduce."),
+    run: Optional[str] = typer.Option(None, "--run", help="Run name in kinject.results (default: the last one)."),
+    recipe: Path = typer.Option(
+        Path("recipes/cpu.yaml"), "--recipe", "-r", help="Only its registry section is used: where the card lives."
+    ),
+    hub: bool = typer.Option(False, "--hub", help="Read the card from the Hugging Face Hub (registry kind hf)."),
+) -> None:
+    """Re-run a published run from its card alone; exit 0 within tolerance, 1 outside, 2 if the card lacks inputs."""
+    from kinject.cards.reproduce import reproduce as run_reproduce
+
+    registry = _load(recipe).registry
+    if hub:
+        registry = registry.model_copy(update={"kind": "hf"})
+    code = run_reproduce(card, run, registry_cfg=registry, echo=typer.echo,
+                         echo_err=lambda line: typer.echo(line, err=True))
+    raise typer.Exit(code)

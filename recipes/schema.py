@@ -264,6 +264,10 @@ class JudgeConfig(Section):
     max_concurrency: int = Field(8, ge=1, description="Judge requests in flight.")
     timeout_s: float = Field(60.0, gt=0, description="Timeout per judge request in seconds.")
     cache_dir: Path = Field(Path(".kinject/judge-cache"), description="On-disk verdict cache.")
+    max_new_tokens: int = Field(256, ge=16, description="Most tokens of one judge reply (a JSON verdict and reason).")
+    json_mode: Literal["auto", "on", "off"] = Field(
+        "auto", description="Send response_format=json_object: auto drops it when the server refuses it (400)."
+    )
 
     @model_validator(mode="after")
     def _model_required_for_llm(self) -> "JudgeConfig":
