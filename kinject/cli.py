@@ -384,3 +384,25 @@ def reproduce(
     code = run_reproduce(card, run, registry_cfg=registry, echo=typer.echo,
                          echo_err=lambda line: typer.echo(line, err=True))
     raise typer.Exit(code)
+
+
+@app.command()
+@user_errors
+def train(
+    recipe: Path = RecipeOption,
+    data: Optional[str] = typer.Option(
+        None, "--data", help="Dataset REPO@REV to train on (default: the recipe's registry.repo at main)."
+    ),
+    config: str = typer.Option("graph", "--config", help="Config to train on: none, rephrase, fact, graph, a subset."),
+) -> None:
+    """Continually pretrain on a corpus revision, evaluate on the clock, publish results (prints REPO@SHA).
+
+    Multi-GPU: ``accelerate launch -m kinject train --recipe …`` with the same recipe.
+    """
+    from kinject.cards.refs import DatasetRef
+    from kinject.trainers.cpt import run_train
+
+    ref = DatasetRef.parse(data) if data else None
+    run_dir, card = run_train(_load(recipe), ref, config)
+    typer.echo(f"run: {run_dir}", err=True)
+    _print_ref(card)

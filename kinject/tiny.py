@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from kinject.recipes.schema import TinyModelConfig
@@ -26,12 +26,14 @@ def train_char_tokenizer(texts: Iterable[str]) -> PreTrainedTokenizerFast:
     the set of characters seen; ``Fuse`` decodes without the spaces WordLevel would otherwise insert. Every
     encoding starts with ``<s>`` so training text and evaluation prompts begin alike.
     """
-    tokenizer = Tokenizer(models.WordLevel(unk_token=UNK))
+    # The vocabulary is built here rather than by WordLevelTrainer: the trainer breaks frequency ties in hash
+    # order, so the same texts could get different ids from run to run (and a different model from the same seed).
+    chars = sorted({char for text in texts for char in text})
+    vocab = {token: i for i, token in enumerate(SPECIAL_TOKENS + chars)}
+    tokenizer = Tokenizer(models.WordLevel(vocab=vocab, unk_token=UNK))
     # [\s\S] rather than "." so newlines are characters too.
     tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
     tokenizer.decoder = decoders.Fuse()
-    trainer = trainers.WordLevelTrainer(vocab_size=1_000_000, min_frequency=1, special_tokens=SPECIAL_TOKENS)
-    tokenizer.train_from_iterator(texts, trainer=trainer)
     bos_id = tokenizer.token_to_id(BOS)
     tokenizer.post_processor = processors.TemplateProcessing(
         single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B", special_tokens=[(BOS, bos_id)]

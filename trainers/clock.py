@@ -12,7 +12,7 @@ only on held-out documents, whose knowledge reaches the model through the corpus
 Pure Python, no torch: the order of the training stream is decided here and tested exhaustively.
 
 Input: corpus rows (``doc_id``, ``text``) and seed rows (``doc_id``, ``category``, ``lang``, ``questions``).
-Output: ``build_stream`` rows ``{text, step, kind, doc_id}`` in training order, each step's rows contiguous.
+Output: ``build_stream`` rows ``{text, step, kind, doc_id, facts_present}`` in training order, each step's rows contiguous.
 """
 
 from __future__ import annotations
@@ -164,14 +164,20 @@ def build_stream(
     qa_draw = CyclingDraw(train_qa, seed, "qa") if train_qa and qa_per_step is not None else None
     for step in range(1, steps + 1):
         for row in clock.next_step():
-            yield {"text": row["text"], "step": step, "kind": "corpus", "doc_id": str(row["doc_id"])}
+            yield {
+                "text": row["text"],
+                "step": step,
+                "kind": "corpus",
+                "doc_id": str(row["doc_id"]),
+                "facts_present": row.get("facts_present"),  # None when the corpus does not record it
+            }
         if qa_draw is not None:
             step_qa = [qa_draw.draw() for _ in range(qa_per_step)]
         else:
             step_qa = list(train_qa)
         for qa in step_qa:
             text = qa_text(qa["question"], qa["gold"], qa["lang"])
-            yield {"text": text, "step": step, "kind": "qa", "doc_id": qa["doc_id"]}
+            yield {"text": text, "step": step, "kind": "qa", "doc_id": qa["doc_id"], "facts_present": None}
 
 
 def sequences_per_step(n_docs: int, n_train_qa: int, qa_per_step: int | None) -> int:
