@@ -63,7 +63,7 @@ def _override(recipe: Recipe, section: str, **fields) -> Recipe:
 def fingerprint(recipe: Recipe) -> str:
     """What the data phase depends on: everything but the study's training-only knobs."""
     data = recipe.model_dump(mode="json", exclude={"source", "train", "eval", "judge", "reproduce"})
-    data["study"] = {k: v for k, v in data["study"].items() if k not in ("seeds", "workers", "threads_per_worker")}
+    data["study"] = {k: v for k, v in data["study"].items() if k not in ("seeds", "workers", "threads_per_worker", "figures")}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -80,6 +80,11 @@ def build_data(recipe: Recipe, out: Path) -> dict[str, str]:
     from kinject.pipelines.selection.run import run_selection
 
     study, full = recipe.study, recipe.corpus.samples_per_doc
+    tops = [s.split("-")[1] for s in study.selections if s.startswith("ppl-")]
+    fraction = recipe.selection.perplexity.fraction
+    if "d4" in study.selections and recipe.selection.d4.ratio != fraction:
+        raise KinjectUserError(f"{recipe.source}: selection.d4.ratio ({recipe.selection.d4.ratio}) must equal "
+                               f"selection.perplexity.fraction ({fraction}) for Fig. 2 to compare like with like")
     cache_path = out / "data.json"
     cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
     key = fingerprint(recipe)
@@ -101,12 +106,14 @@ def build_data(recipe: Recipe, out: Path) -> dict[str, str]:
     def have(*configs: str) -> bool:
         return all(c in refs for c in configs)
 
-    sm = study.subset_method
-    for method in dict.fromkeys([*study.methods, sm, *study.mix]):
+    sm, figures = study.subset_method, set(study.figures)
+    wanted = [*(study.methods if "fig1" in figures else []), *([sm] if figures & {"fig2", "appB", "appC"} else []),
+              *(study.mix if "beyond" in figures else [])]
+    for method in dict.fromkeys(wanted):
         if not have(method):
             _banner(f"corpus {method}: {full} samples per document")
             save(method, run_corpus(recipe, method))
-    source = DatasetRef.parse(refs[sm])
+    source = DatasetRef.parse(refs[sm]) if sm in refs else None
 
     def select(sub: Recipe, fraction: float, tops: list[str], d4: bool) -> None:
         pct = _pct(fraction)
@@ -120,19 +127,15 @@ def build_data(recipe: Recipe, out: Path) -> dict[str, str]:
             _banner(f"select {sm} by D4: {sm}-d4-{pct}")
             save(f"{sm}-d4-{pct}", run_selection(_override(sub, "selection.d4", ratio=fraction), source, sm, "d4"))
 
-    tops = [s.split("-")[1] for s in study.selections if s.startswith("ppl-")]
-    fraction = recipe.selection.perplexity.fraction
-    if "d4" in study.selections and recipe.selection.d4.ratio != fraction:
-        raise KinjectUserError(f"{recipe.source}: selection.d4.ratio ({recipe.selection.d4.ratio}) must equal "
-                               f"selection.perplexity.fraction ({fraction}) for Fig. 2 to compare like with like")
-    select(recipe, fraction, tops, "d4" in study.selections)
+    if "fig2" in figures:
+        select(recipe, fraction, tops, "d4" in study.selections)
     for n in _sweep(recipe):
         if not have(f"{sm}-n{n}"):
             _banner(f"subsample {sm}: {n} samples per document")
             save(f"{sm}-n{n}", run_subsample(recipe, source, sm, n))
-    if study.few_samples and study.few_samples < full:
+    if "appC" in figures and study.few_samples and study.few_samples < full:
         select(recipe, study.few_samples / full, ["bottom", "top"], True)
-    if len(study.mix) >= 2:
+    if "beyond" in figures and len(study.mix) >= 2:
         config = "mix-" + "-".join(study.mix)
         if not have(config):
             _banner(f"mix {' + '.join(study.mix)}: balanced exposures, {full} samples per document")
@@ -143,26 +146,30 @@ def build_data(recipe: Recipe, out: Path) -> dict[str, str]:
 def _sweep(recipe: Recipe) -> list[int]:
     """App. B sample counts below the full corpus (the full corpus is Fig. 1's run), plus App. C's baseline."""
     full, study = recipe.corpus.samples_per_doc, recipe.study
-    counts = set(study.sample_sweep)
-    if study.few_samples:
+    counts = set(study.sample_sweep) if "appB" in study.figures else set()
+    if study.few_samples and "appC" in study.figures:
         counts.add(study.few_samples)
     return sorted(n for n in counts if n < full)
 
 
 def plan_conditions(recipe: Recipe, refs: Mapping[str, str]) -> list[Condition]:
-    """Every curve of every figure, in the order runs are trained (Fig. 1 first: it matters most)."""
+    """Every curve of every figure in ``study.figures``, in training order (Fig. 1 first: it matters most)."""
     study, full, sm = recipe.study, recipe.corpus.samples_per_doc, recipe.study.subset_method
+    figures = set(study.figures)
     ref = lambda config: DatasetRef.parse(refs[config])  # noqa: E731
-    out = [Condition("fig1", m, m, ref(m)) for m in study.methods]
+    out = [Condition("fig1", m, m, ref(m)) for m in study.methods] if "fig1" in figures else []
     pct = _pct(recipe.selection.perplexity.fraction)
-    out.append(Condition("fig2", f"{sm}: full corpus", sm, ref(sm)))
-    names = {"ppl-top": f"ppl-top{pct}", "ppl-bottom": f"ppl-bottom{pct}", "d4": f"d4-{pct}"}
-    labels = {"ppl-top": f"perplexity top {pct} %", "ppl-bottom": f"perplexity bottom {pct} %", "d4": f"D4 {pct} %"}
-    out += [Condition("fig2", labels[s], f"{sm}-{names[s]}", ref(f"{sm}-{names[s]}")) for s in study.selections]
-    out += [Condition("appB", f"{n} samples/doc", f"{sm}-n{n}", ref(f"{sm}-n{n}"))
-            for n in sorted(set(study.sample_sweep)) if n < full]
-    out.append(Condition("appB", f"{full} samples/doc (full)", sm, ref(sm)))
-    if study.few_samples and study.few_samples < full:
+    if "fig2" in figures:
+        out.append(Condition("fig2", f"{sm}: full corpus", sm, ref(sm)))
+        names = {"ppl-top": f"ppl-top{pct}", "ppl-bottom": f"ppl-bottom{pct}", "d4": f"d4-{pct}"}
+        labels = {"ppl-top": f"perplexity top {pct} %", "ppl-bottom": f"perplexity bottom {pct} %",
+                  "d4": f"D4 {pct} %"}
+        out += [Condition("fig2", labels[s], f"{sm}-{names[s]}", ref(f"{sm}-{names[s]}")) for s in study.selections]
+    if "appB" in figures:
+        out += [Condition("appB", f"{n} samples/doc", f"{sm}-n{n}", ref(f"{sm}-n{n}"))
+                for n in sorted(set(study.sample_sweep)) if n < full]
+        out.append(Condition("appB", f"{full} samples/doc (full)", sm, ref(sm)))
+    if "appC" in figures and study.few_samples and study.few_samples < full:
         n, few = study.few_samples, _pct(study.few_samples / full)
         out += [
             Condition("appC", f"{n} random", f"{sm}-n{n}", ref(f"{sm}-n{n}")),
@@ -170,7 +177,7 @@ def plan_conditions(recipe: Recipe, refs: Mapping[str, str]) -> list[Condition]:
             Condition("appC", f"{n} highest perplexity", f"{sm}-ppl-top{few}", ref(f"{sm}-ppl-top{few}")),
             Condition("appC", f"{n} D4", f"{sm}-d4-{few}", ref(f"{sm}-d4-{few}")),
         ]
-    if len(study.mix) >= 2:
+    if "beyond" in figures and len(study.mix) >= 2:
         config = "mix-" + "-".join(study.mix)
         out += [Condition("beyond", m, m, ref(m)) for m in study.mix]
         out.append(Condition("beyond", f"{' + '.join(study.mix)} balanced", config, ref(config)))

@@ -306,6 +306,10 @@ class StudyConfig(Section):
         default_factory=lambda: ["fact", "graph"],
         description="Beyond the paper: methods mixed with even per-fact exposures (empty list skips it).",
     )
+    figures: list[Literal["fig1", "fig2", "appB", "appC", "beyond"]] = Field(
+        default_factory=lambda: ["fig1", "fig2", "appB", "appC", "beyond"], min_length=1,
+        description="Figures to run (App. A comes with fig1); a subset runs a partial study.",
+    )
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1, description="Training seeds per condition.")
     workers: int = Field(2, ge=1, description="Training runs in parallel (one process each).")
     threads_per_worker: int = Field(1, ge=1, description="OMP/torch threads per training process.")
