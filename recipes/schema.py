@@ -228,11 +228,27 @@ class TrainConfig(Section):
     schedule_horizon_steps: int | None = Field(
         None, ge=1, description="Cosine decays to 0 at this many steps (paper: 100,000); None: at `steps`."
     )
-    batch_size: int = Field(8, ge=1, description="Sequences per optimizer micro-batch (paper: 4).")
+    batch_size: int = Field(
+        8, ge=1, description="Most sequences per micro-batch (paper: 4); gradients accumulate over the whole step, "
+        "so one optimizer step is one step of the clock."
+    )
     max_length: int = Field(256, ge=8, description="Tokens per training sequence.")
     seed: int = Field(0, description="Training seed (data order, init).")
     qa_mix: QAMixConfig = Field(default_factory=QAMixConfig, description="Mixed training for tiny models.")
     output_dir: Path = Field(Path(".kinject/runs"), description="Where runs (model, curve, plots) are written.")
+    num_threads: int | None = Field(
+        None, ge=1, description="torch CPU threads (None: 1 for tiny on CPU — fastest at that size — else torch's).",
+    )
+    gradient_checkpointing: bool = Field(False, description="Trade compute for memory (large models).")
+
+    @model_validator(mode="after")
+    def _horizon_covers_run(self) -> "TrainConfig":
+        if self.schedule_horizon_steps is not None and self.schedule_horizon_steps < self.steps:
+            raise ValueError(
+                f"schedule_horizon_steps ({self.schedule_horizon_steps}) must be >= steps ({self.steps}): "
+                "the cosine would rise again after reaching 0"
+            )
+        return self
 
 
 # ---------------------------------------------------------------------------------------------------------------
