@@ -122,13 +122,14 @@ def text_hash(text: str) -> str:
 
 
 def check_rows(
-    rows: Iterable[dict], docs: dict[str, dict], *, min_chars: int, max_chars: int
+    rows: Iterable[dict], docs: dict[str, dict], *, min_chars: int, max_chars: int, dedup: bool = True
 ) -> tuple[list[dict], list[dict], Counter]:
     """Check every row against its seed document; return ``(kept, failures, reasons)``.
 
     Fills ``facts_present`` and ``lang_ok`` on every row. A failure is the row plus ``reason`` (and, for
     ``value_contradiction``, the contradicted keys in the reason: ``value_contradiction:price``). The first
-    occurrence of a text is kept; later exact duplicates (after normalisation) are failures ``duplicate``.
+    occurrence of a text is kept; later exact duplicates (after normalisation) are failures ``duplicate``
+    (``dedup=False`` for the ``none`` baseline, whose rows are the document repeated by definition).
     """
     kept: list[dict] = []
     failures: list[dict] = []
@@ -144,7 +145,7 @@ def check_rows(
             reason = "wrong_language"
         if reason is None and (bad := value_contradictions(text, doc.get("facts") or [], doc["text"])):
             reason = "value_contradiction:" + ",".join(bad)
-        if reason is None:
+        if reason is None and dedup:
             digest = text_hash(text)
             reason = "duplicate" if digest in seen else None
             seen.add(digest)
