@@ -126,6 +126,9 @@ class CorpusConfig(Section):
     seed: int = Field(0, description="Seed for variant sampling and generation.")
     min_chars: int = Field(20, ge=1, description="Shorter texts go to the failures split.")
     max_chars: int = Field(4000, ge=1, description="Longer texts go to the failures split.")
+    batch_size: int | None = Field(
+        None, ge=1, description="Rows per pipeline batch, also the checkpoint's unit (None: 500 composer, 64 LLM)."
+    )
     rephrase: RephraseConfig = Field(default_factory=RephraseConfig, description="Rephrase method settings.")
     fact: FactConfig = Field(default_factory=FactConfig, description="Fact method settings.")
     graph: GraphConfig = Field(default_factory=GraphConfig, description="Graph method settings.")
