@@ -346,3 +346,47 @@ def reproduce(
     code = run_reproduce(card, run, registry_cfg=registry, echo=typer.echo,
                          echo_err=lambda line: typer.echo(line, err=True))
     raise typer.Exit(code)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# judge
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@app.command()
+@user_errors
+def judge(
+    recipe: Path = RecipeOption,
+    answers: Optional[Path] = typer.Option(
+        None, "--answers", help="JSON Lines with question, gold, answer (other fields kept); default: the run's."
+    ),
+    out: Optional[Path] = typer.Option(None, "--out", help="Judged JSON Lines (default: <answers>.judged.jsonl)."),
+    judge_kind: Optional[str] = typer.Option(None, "--judge", help="match or llm (overrides judge.kind)."),
+    run_dir: Optional[Path] = typer.Option(None, "--run", help="Training run folder to re-judge (no --answers)."),
+    publish: bool = typer.Option(False, "--publish", help="Also publish the judged answers as a dataset config."),
+    config: str = typer.Option("judged", "--config", help="Config name for --publish."),
+) -> None:
+    """Judge answers: a JSON Lines file (prints accuracy last), or a training run's answers (prints REPO@SHA)."""
+    from kinject.recipes.schema import load_recipe
+
+    if judge_kind is not None and judge_kind not in ("match", "llm"):
+        raise KinjectUserError(f"--judge: expected match or llm, got {judge_kind!r}")
+    loaded = load_recipe(recipe, overrides={"judge": {"kind": judge_kind}} if judge_kind else None)
+    if answers is None:
+        from kinject.trainers.results import judge_run
+
+        _print_ref(judge_run(loaded, run_dir))
+        return
+    from kinject.trainers.judges import accuracy, judge_file, publish_judged, read_answers
+
+    out = out or answers.with_name(f"{answers.stem}.judged.jsonl")
+    judge_file(loaded.judge, answers, out)
+    rows = read_answers(out)
+    correct = sum(bool(r["verdict"]) for r in rows)
+    typer.echo(f"wrote {out}")
+    if publish:
+        typer.echo(f"accuracy: {accuracy(rows):.3f} ({correct}/{len(rows)})")
+        _print_ref(publish_judged(loaded, rows, config, source=answers.name))
+        return
+    sys.stdout.flush()
+    typer.echo(f"accuracy: {accuracy(rows):.3f} ({correct}/{len(rows)})")
