@@ -177,7 +177,7 @@ def _row(name, value, unit, target, ok, baseline=None, ratio=None, note=""):
 
 def run(quick: bool = False) -> list[dict]:
     results = []
-    n_big, k_big = (20_000, 20) if quick else (1_000_000, 1000)
+    n_big, k_big = (20_000, 10) if quick else (1_000_000, 500)
     d4 = _child("d4", n_big, k_big)
     results.append(_row(f"d4_{n_big}x384_seconds", d4["seconds"], "s", 600, d4["seconds"] <= 600,
                         note=f"SemDeDup + prototypes, k={k_big}, 2 threads; kept {d4['kept']}, "
