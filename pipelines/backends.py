@@ -86,6 +86,10 @@ class BoundedOpenAILLM(OpenAILLM):
         """Reasons of the requests that failed in this process (a distilabel worker's own copy)."""
         return self._errors
 
+    def unload(self) -> None:
+        self._semaphore = self._semaphore_loop = None  # bound to an event loop: neither pickles nor outlives it
+        super().unload()
+
     def _bound(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
         if self._semaphore is None or self._semaphore_loop is not loop:  # a semaphore belongs to one loop
