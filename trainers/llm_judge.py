@@ -185,7 +185,7 @@ class LLMJudge:
                     **kwargs, response_format={"type": "json_object"}
                 )
                 return response.choices[0].message.content if response.choices else None
-            except self._openai.BadRequestError:
+            except (self._openai.BadRequestError, self._openai.UnprocessableEntityError):  # 400 or 422
                 if self.cfg.json_mode == "on":
                     raise
                 # The server does not take response_format (many local servers): the prompt asks for JSON anyway.
@@ -222,7 +222,7 @@ class LLMJudge:
         failures: list[str] = []
         fatal = (
             self._openai.AuthenticationError, self._openai.PermissionDeniedError, self._openai.NotFoundError,
-            self._openai.BadRequestError,
+            self._openai.BadRequestError, self._openai.UnprocessableEntityError,
         )
         if todo:
             workers = min(self.cfg.max_concurrency, len(todo))

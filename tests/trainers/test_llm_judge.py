@@ -132,10 +132,10 @@ def test_429_and_500_are_retried_by_the_client(server, cfg_for):
 
 
 def test_timeout_is_retried(server, cfg_for):
-    server.timeout_sleep_s = 3.0
-    (row,) = make_judge(cfg_for(timeout_s=0.5, max_retries=1)).judge(rows("2019年 [[fault:timeout*1]]"))
+    server.timeout_sleep_s = 10.0
+    (row,) = make_judge(cfg_for(timeout_s=3.0, max_retries=2)).judge(rows("2019年 [[fault:timeout*1]]"))
     assert row["verdict"] is True
-    assert server.count(mode="timeout") == 1 and server.count(mode="ok") == 1
+    assert server.count(mode="timeout") == 1 and server.count(mode="ok") >= 1
 
 
 def test_exhausted_retries_fail_loudly_and_keep_what_succeeded(server, cfg_for, tmp_path):
