@@ -9,8 +9,8 @@ the (document, sample) variants whose id is not there. The last step appends eac
 an ``fsync``; a line cut by SIGKILL is dropped (and the file truncated to the last full line) when read back.
 """
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: distilabel finds a step's input parameter by its runtime
+# `StepInput` (typing.Annotated) annotation, which a string annotation would hide
 import hashlib
 import json
 import os

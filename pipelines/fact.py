@@ -12,8 +12,8 @@ Reads: planned rows (``id, doc_id, lang, document, facts, sample, variant, subse
 rows with ``variant`` = the subset's keys joined by ``|``. Stats: per-fact exposures (``checks.exposures``).
 """
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: distilabel finds a step's input parameter by its runtime
+# `StepInput` (typing.Annotated) annotation, which a string annotation would hide
 import functools
 import hashlib
 import json

@@ -12,8 +12,8 @@ Reads: planned rows (``id, doc_id, lang, document, facts, sample, variant, entit
 ``variant`` = ``pair:`` or ``triple:`` and the entity names joined by ``|``. Stats: per-fact exposures.
 """
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: distilabel finds a step's input parameter by its runtime
+# `StepInput` (typing.Annotated) annotation, which a string annotation would hide
 import functools
 import hashlib
 import itertools

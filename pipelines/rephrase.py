@@ -10,8 +10,8 @@ Reads: planned rows (``id, doc_id, lang, document, facts, sample, variant, style
 ``variant`` = the style. Stats: rows and tokens per style come from the checkpoint (see ``corpus.py``).
 """
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: distilabel finds a step's input parameter by its runtime
+# `StepInput` (typing.Annotated) annotation, which a string annotation would hide
 import functools
 import hashlib
 from pathlib import Path
