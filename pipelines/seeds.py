@@ -272,9 +272,15 @@ def write_seeds(docs: list[dict], path: str | Path) -> Path:
             import pyarrow as pa
             import pyarrow.parquet as pq
 
-            # pyarrow directly rather than Dataset.to_parquet: no cache directory, and the schema (with the
-            # datasets features in its metadata, so load_dataset restores them) is fixed even for an empty list.
-            pq.write_table(pa.Table.from_pylist(rows, schema=seed_features().arrow_schema), tmp)
+            # pyarrow directly rather than Dataset.to_parquet: no cache directory and no seconds-long datasets
+            # import; the fixed schema holds even for empty lists, and load_dataset infers seed_features() from it.
+            string = pa.string()
+            schema = pa.schema([
+                ("doc_id", string), ("category", string), ("lang", string), ("text", string),
+                ("facts", pa.list_(pa.struct([("key", string), ("value", string)]))),
+                ("questions", pa.list_(pa.struct([("question", string), ("answer", string), ("key", string)]))),
+            ])
+            pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
