@@ -75,7 +75,8 @@ def start_olah(
     return proc, url
 
 
-def _wait_ready(proc: subprocess.Popen, url: str, timeout: float = 120.0) -> None:
+def _wait_ready(proc: subprocess.Popen, url: str, timeout: float = 600.0) -> None:
+    # Generous: olah imports fastapi and huggingface_hub, which takes minutes on a loaded 2-core machine.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
