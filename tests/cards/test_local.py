@@ -163,9 +163,10 @@ def test_sigkill_mid_publish_leaves_previous_revision(registry, tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-c", _KILLED_PUBLISH, str(registry.root), str(registry.cache_dir), str(marker)],
         start_new_session=True,
+        cwd=tmp_path,  # from the checkout root, `import kinject` would find the bare kinject/ folder first
     )
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600  # a cold interpreter importing datasets is slow on a loaded machine
         while not marker.exists():
             assert proc.poll() is None, "publisher exited before reaching update-ref"
             assert time.monotonic() < deadline, "publisher never reached update-ref"
