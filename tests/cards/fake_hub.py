@@ -85,8 +85,8 @@ def _handler(hub: FakeHub):
             if path == "/api/repos/create":
                 data = json.loads(body)
                 repo_id = f"{data['organization']}/{data['name']}"
-                if repo_id in hub.repos:
-                    return self._reply(409, {"error": "exists"})
+                if repo_id in hub.repos:  # the Hub's 409 carries the url; create_repo(exist_ok=True) reads it
+                    return self._reply(409, {"error": "exists", "url": f"{hub.url}/datasets/{repo_id}"})
                 hub.repos[repo_id] = {"commits": {}, "branches": {}, "tags": {}, "private": data.get("private")}
                 # Like the Hub: a new repo starts with a system commit holding .gitattributes.
                 hub.commit(repo_id, {".gitattributes": b"*.parquet filter=lfs\n"}, set(), "initial commit", None)
