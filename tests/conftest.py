@@ -111,7 +111,6 @@ UNVERIFIED_MODULES = [
     "benchmarks/test_harness.py",
     "cards/test_card.py",
     "cards/test_cli.py",
-    "cards/test_hf.py",
     "cards/test_local.py",
     "cards/test_olah.py",
     "pipelines/test_backends.py",

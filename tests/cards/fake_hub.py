@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 class FakeHub:
     def __init__(self) -> None:
         self.repos: dict[str, dict] = {}
-        self.requests: list[dict] = []  # {method, path, headers, body}
+        self.requests: list[dict] = []  # {method, path, headers (lower-case names), body}
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -78,7 +78,7 @@ def _handler(hub: FakeHub):
             body = self.rfile.read(length) if length else b""
             path = urlsplit(self.path).path
             with hub.lock:
-                hub.requests.append({"method": self.command, "path": path, "headers": dict(self.headers), "body": body})
+                hub.requests.append({"method": self.command, "path": path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
             parts = [unquote(p) for p in path.strip("/").split("/")]
             if path == "/api/validate-yaml":  # create_commit asks the Hub to validate README.md front matter
                 return self._reply(200, {"errors": [], "warnings": []})
@@ -87,7 +87,7 @@ def _handler(hub: FakeHub):
                 repo_id = f"{data['organization']}/{data['name']}"
                 if repo_id in hub.repos:  # the Hub's 409 carries the url; create_repo(exist_ok=True) reads it
                     return self._reply(409, {"error": "exists", "url": f"{hub.url}/datasets/{repo_id}"})
-                hub.repos[repo_id] = {"commits": {}, "branches": {}, "tags": {}, "private": data.get("private")}
+                hub.repos[repo_id] = {"commits": {}, "branches": {}, "tags": {}, "private": data.get("visibility") == "private"}
                 # Like the Hub: a new repo starts with a system commit holding .gitattributes.
                 hub.commit(repo_id, {".gitattributes": b"*.parquet filter=lfs\n"}, set(), "initial commit", None)
                 return self._reply(200, {"url": f"{hub.url}/datasets/{repo_id}"})
@@ -123,7 +123,7 @@ def _handler(hub: FakeHub):
                 while cursor:
                     commit = repo["commits"][cursor]
                     out.append({"id": cursor, "title": commit["title"], "message": "", "authors": [{"user": "me"}],
-                                "date": commit["date"].isoformat()})
+                                "date": commit["date"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")})
                     cursor = commit["parent"]
                 return self._reply(200, out)
             if action == "preupload":
