@@ -32,9 +32,8 @@ from typing import Dict, List, Optional, Union
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.models.llms import LLM, OpenAILLM, TransformersLLM
-from distilabel.models.llms.typing import GenerateOutput
 from distilabel.models.llms.utils import prepare_output
-from distilabel.steps.tasks.typing import FormattedInput
+from distilabel.typing import FormattedInput, GenerateOutput
 from pydantic import Field, PositiveInt, PrivateAttr, SecretStr, validate_call
 
 from kinject.errors import KinjectUserError

@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from distilabel.pipeline import Pipeline
 from distilabel.steps import LoadDataFromDicts, Step, StepInput
@@ -118,12 +118,18 @@ class AppendToCheckpoint(Step):
 
 
 def generation_pipeline(
-    name: str, rows: list[dict], step: Step, checkpoint: Path, *, cache_dir: Path, batch_size: int,
-    run: str = "", columns: Iterable[str] = ROW_COLUMNS, text_column: str = "generation", use_ray: bool = False,
+    name: str, rows: list[dict], make_step: Callable[[], Step], checkpoint: Path, *, cache_dir: Path,
+    batch_size: int, run: str = "", columns: Iterable[str] = ROW_COLUMNS, text_column: str = "generation",
+    use_ray: bool = False,
 ) -> Pipeline:
-    """``load >> step >> append-to-checkpoint`` over the planned rows; ``use_ray`` converts it to a RayPipeline."""
+    """``load >> step >> append-to-checkpoint`` over the planned rows; ``use_ray`` converts it to a RayPipeline.
+
+    ``make_step`` builds the generation step: a distilabel step joins the pipeline whose ``with`` block is open
+    when it is constructed (``_Step.model_post_init``), so it must be built inside this block.
+    """
     with Pipeline(name=name, cache_dir=str(cache_dir)) as pipeline:
         load = LoadDataFromDicts(name="load_variants", data=rows, batch_size=batch_size)
+        step = make_step()
         save = AppendToCheckpoint(name="append_to_checkpoint", path=str(checkpoint), run=run,
                                   columns=list(columns), text_column=text_column, input_batch_size=batch_size)
         step.input_batch_size = batch_size

@@ -33,7 +33,7 @@ from typing import Any
 from kinject.errors import KinjectUserError
 from kinject.recipes.schema import METHODS, Recipe
 
-__all__ = ["run_corpus", "corpus_features", "plan_rows", "estimate"]
+__all__ = ["run_corpus", "corpus_features", "rows_dataset", "plan_rows", "estimate"]
 
 COMPOSER_BATCH = 500  # the composer is microseconds per row: big batches keep distilabel's per-batch cost small
 LLM_BATCH = 64
@@ -50,6 +50,13 @@ def corpus_features(failures: bool = False):
     if failures:
         columns["reason"] = string
     return Features(columns)
+
+
+def rows_dataset(rows: list[dict], features):
+    """``Dataset.from_list`` that also holds for zero rows (datasets 5.2 builds an empty schema from ``[]``)."""
+    from datasets import Dataset
+
+    return Dataset.from_dict({name: [row[name] for row in rows] for name in features}, features=features)
 
 
 def _module(method: str):
@@ -263,8 +270,6 @@ def _build_rows(method: str, docs: list[dict], n: int, recipe: Recipe, llm, work
 
 
 def _run_method(recipe: Recipe, method: str, docs: list[dict], seeds_source: str, n: int):
-    from datasets import Dataset
-
     from kinject.cards.registry import open_registry
     from kinject.pipelines import checks
     from kinject.pipelines.checkpoint import Checkpoint
@@ -319,11 +324,11 @@ def _run_method(recipe: Recipe, method: str, docs: list[dict], seeds_source: str
 
         files[f"provenance/{method}/pipeline.yaml"] = yaml.safe_dump(pipeline.dump(), sort_keys=False,
                                                                      allow_unicode=True)
-    seeds_ds = Dataset.from_list([{k: d.get(k, []) for k in seed_features()} for d in docs], features=seed_features())
+    seeds_ds = rows_dataset([{k: d.get(k, []) for k in seed_features()} for d in docs], seed_features())
     tables = {
         "seeds": {"train": seeds_ds},
-        method: {"train": Dataset.from_list(kept, features=corpus_features()),
-                 "failures": Dataset.from_list(failures, features=corpus_features(failures=True))},
+        method: {"train": rows_dataset(kept, corpus_features()),
+                 "failures": rows_dataset(failures, corpus_features(failures=True))},
     }
     ref = open_registry(recipe.registry).publish(
         recipe.registry.repo, tables, provenance={method: provenance}, files=files,

@@ -263,7 +263,8 @@ def build_extraction_pipeline(
 ) -> "Pipeline":
     """``load_documents >> extract_facts >> append_to_checkpoint`` (LLM backends only)."""
     return generation_pipeline(
-        "kinject-fact-extract", docs, ExtractFacts(name="extract_facts", llm=llm), checkpoint, cache_dir=cache_dir,
+        "kinject-fact-extract", docs, lambda: ExtractFacts(name="extract_facts", llm=llm), checkpoint,
+        cache_dir=cache_dir,
         batch_size=8, run=run, columns=("id", "doc_id", "extracted", "input_tokens", "output_tokens", "run"),
         text_column="", use_ray=use_ray,
     )
@@ -274,6 +275,9 @@ def build_pipeline(
     use_ray: bool = False,
 ) -> "Pipeline":
     """``load_variants >> compose_from_facts (LLM) | compose_facts (composer) >> append_to_checkpoint``."""
-    step = ComposeFacts(name="compose_facts") if llm is None else ComposeFromFacts(name="compose_from_facts", llm=llm)
+    def step():  # built inside the pipeline's context (see ``generation_pipeline``)
+        return ComposeFacts(name="compose_facts") if llm is None else ComposeFromFacts(name="compose_from_facts",
+                                                                                      llm=llm)
+
     return generation_pipeline("kinject-fact", rows, step, checkpoint, cache_dir=cache_dir, batch_size=batch_size,
                                run=run, use_ray=use_ray)

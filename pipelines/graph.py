@@ -261,7 +261,9 @@ def build_extraction_pipeline(
     use_ray: bool = False,
 ) -> "Pipeline":
     """``load_documents >> extract_entities >> append_to_checkpoint`` (LLM backends only)."""
-    task = ExtractEntities(name="extract_entities", llm=llm, max_entities=max_entities)
+    def task():  # built inside the pipeline's context (see ``generation_pipeline``)
+        return ExtractEntities(name="extract_entities", llm=llm, max_entities=max_entities)
+
     return generation_pipeline(
         "kinject-graph-extract", docs, task, checkpoint, cache_dir=cache_dir, batch_size=8, run=run,
         columns=("id", "doc_id", "extracted", "input_tokens", "output_tokens", "run"), text_column="",
@@ -274,7 +276,9 @@ def build_pipeline(
     use_ray: bool = False,
 ) -> "Pipeline":
     """``load_variants >> relate_entities (LLM) | compose_relations (composer) >> append_to_checkpoint``."""
-    step = ComposeRelations(name="compose_relations") if llm is None else RelateEntities(name="relate_entities",
-                                                                                        llm=llm)
+    def step():  # built inside the pipeline's context (see ``generation_pipeline``)
+        return ComposeRelations(name="compose_relations") if llm is None else RelateEntities(
+            name="relate_entities", llm=llm)
+
     return generation_pipeline("kinject-graph", rows, step, checkpoint, cache_dir=cache_dir, batch_size=batch_size,
                                run=run, use_ray=use_ray)

@@ -109,9 +109,9 @@ def _facts_by_doc(seeds) -> dict[str, list[str]]:
 
 
 def _publish(recipe, registry, source: DatasetRef, config: str, rows: list[dict], features, provenance: dict):
-    from datasets import Dataset
+    from kinject.pipelines.corpus import rows_dataset
 
-    table = Dataset.from_list(rows, features=features)
+    table = rows_dataset(rows, features)
     return registry.publish(
         recipe.registry.repo,
         {config: {"train": table}},

@@ -163,7 +163,9 @@ def build_pipeline(
     use_ray: bool = False,
 ) -> "Pipeline":
     """``load_variants >> rephrase_document (LLM) | compose_rephrase (composer) >> append_to_checkpoint``."""
-    step = ComposeRephrase(name="compose_rephrase") if llm is None else RephraseDocument(name="rephrase_document",
-                                                                                        llm=llm)
+    def step():  # built inside the pipeline's context (see ``generation_pipeline``)
+        return ComposeRephrase(name="compose_rephrase") if llm is None else RephraseDocument(
+            name="rephrase_document", llm=llm)
+
     return generation_pipeline("kinject-rephrase", rows, step, checkpoint, cache_dir=cache_dir,
                                batch_size=batch_size, run=run, use_ray=use_ray)

@@ -169,7 +169,7 @@ def sft_config(recipe: Recipe, plan: TrainPlan, run_dir: Path):
         seed=train.seed,
         data_seed=train.seed,
         bf16=use_bf16,
-        gradient_checkpointing=train.gradient_checkpointing,
+        activation_checkpointing=train.gradient_checkpointing,  # transformers 5.x name; gradient_* is deprecated
         logging_steps=recipe.eval.every_steps,
         save_strategy="no",
         report_to="none",

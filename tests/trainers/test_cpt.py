@@ -84,11 +84,12 @@ def test_tiny_run_loss_falls_writes_files_and_is_deterministic(tmp_path, seed_ro
     curve = read_curve(run_dir / "curve.jsonl")
     assert [p["step"] for p in curve] == [0, 10, 20, 30]
     assert curve[0]["train_loss"] is None and curve[-1]["train_loss"] < 0.7 * curve[1]["train_loss"]
-    assert all(p["n"] == 6 and set(p["per_category"]) == {"product", "company"} for p in curve)  # 3 held-out docs
+    # train_fraction 0.5 of 3 documents per category: round(1.5) = 2 train, 1 held out -> 2 documents, 4 questions
+    assert all(p["n"] == 4 and set(p["per_category"]) == {"product", "company"} for p in curve)
     assert curve[-1]["fact_exposures"] > curve[1]["fact_exposures"] > 0
     assert (run_dir / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     answers = (run_dir / "answers.jsonl").read_text(encoding="utf-8").splitlines()
-    assert len(answers) == 6 and '"verdict"' in answers[0] and '"reason"' in answers[0]
+    assert len(answers) == 4 and '"verdict"' in answers[0] and '"reason"' in answers[0]
     assert "| t-fact-s0 | 30 |" in (run_dir / "results.md").read_text(encoding="utf-8")
     card = (run_dir / "model" / "README.md").read_text(encoding="utf-8")
     assert str(DATA) in card and "t/tiny" in card

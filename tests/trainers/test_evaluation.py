@@ -51,8 +51,8 @@ def test_generation_is_batched_left_padded_and_cut_at_newline():
 
 
 def test_score_overall_and_per_category():
-    judged = FirstQuestionRight().judge(QUESTIONS + QUESTIONS[:1])
-    assert score(judged) == (2 / 3, {"company": 0.0, "product": 1.0})
+    judged = FirstQuestionRight().judge(QUESTIONS + QUESTIONS[:1])  # right, wrong, wrong
+    assert score(judged) == (1 / 3, {"company": 0.0, "product": 0.5})
     assert score([]) == (0.0, {})
 
 

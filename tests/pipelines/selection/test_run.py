@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from kinject.cards.refs import DatasetRef
 from kinject.cards.registry import open_registry
 from kinject.cli import app
+from kinject.pipelines.corpus import rows_dataset
 from kinject.pipelines.selection.run import run_selection
 from kinject.recipes.schema import load_recipe
 
@@ -61,7 +62,7 @@ def published(tmp_path, monkeypatch):
     registry = open_registry(recipe.registry)
     seeds = datasets.Dataset.from_list([{"doc_id": f"doc{d}", "text": t} for d, t in enumerate(JA_BASE)])
     ref = registry.publish(REPO, {"seeds": {"train": seeds}, "rephrase": {"train": datasets.Dataset.from_list(
-        _corpus_rows())}, "empty": {"train": datasets.Dataset.from_list([], features=seeds.features)}},
+        _corpus_rows())}, "empty": {"train": rows_dataset([], seeds.features)}},
         message="corpus")
     return tmp_path, registry, ref
 
