@@ -94,7 +94,9 @@ def test_fact_and_graph_rows_state_their_variant(published):
         assert {keys[n] for n in names if n in keys} <= set(row["facts_present"]), row
 
 
-@pytest.mark.parametrize("method, at_least", [pytest.param("rephrase", 30, marks=REPHRASE_REPEATS), ("fact", 8), ("graph", 6)])
+@pytest.mark.parametrize(
+    "method, at_least", [pytest.param("rephrase", 30, marks=REPHRASE_REPEATS), ("fact", 8), ("graph", 6)]
+)
 def test_every_fact_exposed_at_least_k_times(published, method, at_least):
     recipe, ref, registry = published
     card = registry.card_data(ref)["kinject"]["configs"][method]
