@@ -6,9 +6,10 @@ What it does, exactly:
    Japanese, before ``is``/``was``/``are`` in English), else the ``doc_id``. Its anaphor is the document's own
    (``同製品``/``同社``/``この…`` at a sentence start, ``It``/``The product`` in English), if it has one.
 2. **One pool of surface realizations per fact**, shared by every method: the document's sentence that states
-   the value (when it states no other fact's value), with the subject mention (name or anaphor) made a slot, or
-   the subject prepended when the sentence leaves it implicit; plus generic templates keyed on the fact's key label
-   (``{S}の{K}は{V}である。`` …). Works for any fact keys; nothing is specific to our seed documents.
+   the value, with the subject mention (name or anaphor) made a slot, or — when the sentence leaves the subject
+   implicit — one realization per way of naming it first (``{S}について、`` / ``{S}では、`` …); plus generic
+   templates keyed on the fact's key label (``{S}の{K}は{V}である。`` …). Works for any fact keys; nothing is
+   specific to our seed documents.
 3. **Mentions.** In every text of every method the first subject mention is the full name and later ones use the
    document's anaphor (the full name again when the document has none) — how any coherent text refers back.
 4. **Structure, the only thing the methods differ in:**
@@ -57,20 +58,27 @@ TEMPLATES = {
         f"As for {SLOT}, its {{K}} is {{V}}.",
     ],
 }
-IMPLICIT_SUBJECT = {"ja": f"{SLOT}について、", "en": f"Regarding {SLOT}, "}
+# Ways to name the subject before a sentence that leaves it implicit; each is a realization of its own.
+IMPLICIT_SUBJECT = {
+    "ja": [f"{SLOT}について、", f"{SLOT}では、", f"{SLOT}に関して言えば、"],
+    "en": [f"Regarding {SLOT}, ", f"As for {SLOT}, ", f"In the case of {SLOT}, "],
+}
 
+# (intros, joiner) per style; the intro is drawn per text, a list joiner is a connective drawn per sentence.
 REPHRASE_FRAMES = {
     "ja": {
-        "easy": (f"{SLOT}について、かんたんに説明します。", "\n"),
-        "medium": ("", ["また、", "さらに、", "なお、", ""]),
-        "hard": (f"【{SLOT}】", ""),
-        "qa": ("", "\n"),
+        "easy": ([f"{SLOT}について、かんたんに説明します。", f"{SLOT}のことを、やさしく説明します。",
+                  f"{SLOT}とはどんなものか、短くまとめます。"], "\n"),
+        "medium": ([""], ["また、", "さらに、", "なお、", ""]),
+        "hard": ([f"【{SLOT}】", f"【{SLOT}の概要】", f"［{SLOT}・要旨］"], ""),
+        "qa": ([""], "\n"),
     },
     "en": {
-        "easy": (f"Here is a simple explanation of {SLOT}.", "\n"),
-        "medium": ("", ["Also, ", "In addition, ", "Moreover, ", ""]),
-        "hard": (f"{SLOT}: summary.", " "),
-        "qa": ("", "\n"),
+        "easy": ([f"Here is a simple explanation of {SLOT}.", f"Let us explain {SLOT} in plain words.",
+                  f"What is {SLOT}? A short, simple answer."], "\n"),
+        "medium": ([""], ["Also, ", "In addition, ", "Moreover, ", ""]),
+        "hard": ([f"{SLOT}: summary.", f"{SLOT}: overview.", f"{SLOT}: key facts."], " "),
+        "qa": ([""], "\n"),
     },
 }
 QUESTIONS = {
@@ -180,9 +188,10 @@ def _label(key: str, sents: list[str], value: str, mentions: list[str], lang: st
     if lang == "en":
         return key.replace("_", " ")
     for sent in sents:
-        # the value must end its phrase (``…は15Wに``, not ``…はカタテンT7の後継``) for the label to name it
-        if hit := re.search(r"(?:^|[、。])([^、。]{1,15}?)(?:は|が)、?" + re.escape(value)
-                            + r"(?=[、。]|です|である|で|に|と|まで|$)", sent):
+        # the label is the phrase right before ``は``/``が``/``を`` and the value (``作業中は設定温度を55℃に`` ->
+        # 設定温度); the value must end its phrase (``…は15Wに``, not ``…はカタテンT7の後継``) for the label to name it
+        if hit := re.search(r"(?:^|[、。]|は)([^、。はが]{1,15}?)(?:は|が|を)、?" + re.escape(value)
+                            + r"(?=[、。（(]|です|である|で|に|と|を|まで|$)", sent):
             label = hit.group(1)
             for mention in mentions:
                 label = re.sub("^" + re.escape(mention) + "(?:の|は|が)?", "", label)
@@ -215,7 +224,8 @@ def realizations(doc: dict) -> dict[str, list[str]]:
     pool: dict[str, list[str]] = {}
     for fact in doc.get("facts") or []:
         value = str(fact["value"])
-        own = [_slot_subject(s, mentions, lang) for s in sentences(doc) if normalize(value) in normalize(s)]
+        own = [form for s in sentences(doc) if normalize(value) in normalize(s)
+               for form in _slot_subject(s, mentions, lang)]
         label = labels(doc)[fact["key"]]
         if label is None and not own:
             label = fact["key"]
@@ -225,9 +235,9 @@ def realizations(doc: dict) -> dict[str, list[str]]:
     return pool
 
 
-def _slot_subject(sentence: str, mentions: list[str], lang: str) -> str:
-    """Make the sentence's reference to the subject a slot: its anaphor (the full name stays as written), or a
-    prepended "about the subject" when it leaves the subject implicit."""
+def _slot_subject(sentence: str, mentions: list[str], lang: str) -> list[str]:
+    """Make the sentence's reference to the subject a slot: its anaphor (the full name stays as written), or, when
+    it leaves the subject implicit, one realization per way of naming the subject first."""
     name, anaphor = mentions[0], (mentions[1] if len(mentions) > 1 else None)
     slotted = sentence
     if anaphor:
@@ -237,10 +247,10 @@ def _slot_subject(sentence: str, mentions: list[str], lang: str) -> str:
     if lang == "en":
         slotted = re.sub(r"^It\b", SLOT, slotted)
     if SLOT in slotted or name in slotted:
-        return slotted
+        return [slotted]
     if lang == "en":
         sentence = sentence[0].lower() + sentence[1:]
-    return IMPLICIT_SUBJECT[lang] + sentence
+    return [form + sentence for form in IMPLICIT_SUBJECT[lang]]
 
 
 def render(parts: list[str], doc: dict) -> str:
@@ -294,7 +304,8 @@ def compose_rephrase(doc: dict, style: str, rng: random.Random) -> str:
     """The whole document (every fact, document order) in ``style``: easy, medium, hard or qa."""
     lang = _lang(doc)
     names = labels(doc)
-    intro, joiner = REPHRASE_FRAMES[lang][style]
+    intros, joiner = REPHRASE_FRAMES[lang][style]
+    intro = rng.choice(intros)
     parts = []
     for i, (key, sentence) in enumerate(_state(doc, _fact_order(doc), rng)):
         if style == "qa":

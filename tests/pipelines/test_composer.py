@@ -2,6 +2,7 @@
 
 import itertools
 import json
+from pathlib import Path
 
 import pytest
 
@@ -97,6 +98,22 @@ def test_deterministic_and_varied(doc):
     texts = {composer.compose_rephrase(doc, "medium", composer.rng_for(0, doc["doc_id"], "rephrase", i))
              for i in range(100)}
     assert len(texts) >= 50  # enough surface variety that 1,000 samples are not mostly exact duplicates
+
+
+def test_every_embedded_document_varies_in_every_style():
+    """Regression: documents whose sentences state several facts, with keys that give no Japanese label, once had
+    a single realization per fact, so easy/hard rephrases of them came out the same every time."""
+    from kinject.pipelines.seeds import build_seeds
+    from kinject.recipes.schema import load_recipe
+
+    docs = build_seeds(load_recipe(Path(__file__).resolve().parents[2] / "recipes" / "cpu.yaml").seeds)
+    variety = {}
+    for doc in docs:
+        for style in ("easy", "medium", "hard", "qa"):
+            texts = {composer.compose_rephrase(doc, style, composer.rng_for(0, doc["doc_id"], style, i))
+                     for i in range(10)}
+            variety[(doc["doc_id"], style)] = len(texts)
+    assert min(variety.values()) >= 6  # before the fix: 1 (a single text per style for some documents)
 
 
 def test_rng_is_not_pythons_salted_hash():
