@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
+
 from benchmarks import FIELDS
 from benchmarks.__main__ import main, to_markdown
 
 
+@pytest.mark.slow  # a whole benchmark run against the loopback server
 def test_quick_generation_run_writes_json_and_markdown(tmp_path, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))  # main() sets it; restore after
     assert main(["--quick", "--only", "generation", "--out", str(tmp_path)]) == 0

@@ -104,7 +104,9 @@ def test_user_errors_name_repo_revision_and_what_exists(registry):
         registry.publish(REPO, {}, files={"../escape.txt": "x"}, message="m")
 
 
-@pytest.mark.parametrize("step", ["hash-object", "write-tree", "commit-tree", "update-ref"])
+# update-ref (the ref moving last) in the fast suite; a failure at each earlier git step is a slow test.
+@pytest.mark.parametrize("step", [pytest.param(s, marks=pytest.mark.slow)
+                                  for s in ("hash-object", "write-tree", "commit-tree")] + ["update-ref"])
 def test_raise_mid_publish_leaves_previous_revision(registry, monkeypatch, step):
     v1 = registry.publish(REPO, {"seeds": {"train": seeds_table()}}, message="v1", tag="v1")
     repo = registry.repo_path(REPO)
@@ -155,6 +157,7 @@ _KILLED_PUBLISH = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a second Python process importing datasets
 def test_sigkill_mid_publish_leaves_previous_revision(registry, tmp_path):
     v1 = registry.publish(REPO, {"seeds": {"train": seeds_table()}}, message="v1", tag="v1")
     repo = registry.repo_path(REPO)

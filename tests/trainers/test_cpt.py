@@ -76,6 +76,7 @@ def test_stream_order_is_kept_and_cosine_reaches_zero_at_the_horizon(tmp_path, s
     assert factor(100) == pytest.approx(0.0, abs=1e-12)
 
 
+@pytest.mark.slow  # two 30-step trainings; test_results covers a short training end to end in the fast suite
 def test_tiny_run_loss_falls_writes_files_and_is_deterministic(tmp_path, seed_rows, corpus_rows):
     recipe = make_recipe(tmp_path, steps=30, every=10)
     judge = make_judge(JudgeConfig(cache_dir=tmp_path / "judge-cache"))

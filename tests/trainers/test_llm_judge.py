@@ -165,9 +165,9 @@ def test_cache_hits_cost_nothing(server, cfg_for):
 def test_requests_run_concurrently(server, cfg_for):
     server.latency_s = 1.5
     make_judge(cfg_for(max_concurrency=4)).judge(rows(*[f"{2015 + i}年" for i in range(4)]))
-    arrivals = sorted(r.at for r in server.requests)
-    # Sequential requests would arrive 1.5 s apart; concurrent ones arrive while the first is being answered.
-    assert len(arrivals) == 4 and sum(at - arrivals[0] < 1.5 for at in arrivals) >= 2
+    # Sequential requests are never in flight together; the server counts how many it was answering at once
+    # (arrival times are no proof on a loaded machine, where starting a thread can take longer than the latency).
+    assert len(server.requests) == 4 and 2 <= server.max_in_flight <= 4
 
 
 def test_response_format_refused_falls_back_to_prompt_only(monkeypatch, cfg_for, tmp_path):
