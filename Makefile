@@ -63,7 +63,8 @@ bench: $(STAMP)
 
 # `make test`: everything but the tests marked slow, with the 20 slowest listed at the end. Slow tests are the
 # integration runs that cost minutes each on two cores (real SmolLM2, loopback `transformers serve`, olah,
-# kill-and-resume, full training runs, the benchmark harness, the study miniature): `make slow_test`.
+# kill-and-resume, the four-method corpus, full training runs, the benchmark harness, the study miniature):
+# `make slow_test`.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" --timeout 900 --durations=20
 

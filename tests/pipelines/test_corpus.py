@@ -36,6 +36,11 @@ def _recipe(tmp_path: Path, **corpus) -> Path:
     return path
 
 
+# Three distilabel runs (rephrase, fact, graph) and four publishes: minutes on two cores, so the tests built on
+# them are slow; the fast suite still runs the corpus stage end to end (user seed file, canary key).
+PUBLISHED_ALL = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
     """All four methods, 10 documents x 40 samples, published once for the structural tests."""
@@ -57,6 +62,7 @@ def _rows(published, method, split="train"):
 
 
 @pytest.mark.parametrize("method", ["none", "rephrase", "fact", "graph"])
+@PUBLISHED_ALL
 def test_every_document_has_exactly_n_rows_and_unique_ids(published, method):
     rows, failures = _rows(published, method), _rows(published, method, "failures")
     per_doc = Counter(r["doc_id"] for r in rows + failures)
@@ -71,6 +77,7 @@ def test_every_document_has_exactly_n_rows_and_unique_ids(published, method):
     assert all(r["lang_ok"] and r["text"] for r in rows)
 
 
+@PUBLISHED_ALL
 def test_method_structures(published):
     rephrase = _rows(published, "rephrase")
     styles = Counter(r["variant"] for r in rephrase)
@@ -83,6 +90,7 @@ def test_method_structures(published):
     assert kinds.keys() == {"pair", "triple"} and abs(kinds["pair"] - kinds["triple"]) <= 0.2 * len(graph)
 
 
+@PUBLISHED_ALL
 def test_fact_and_graph_rows_state_their_variant(published):
     seeds = {d["doc_id"]: d for d in _rows(published, "seeds")}
     for row in _rows(published, "fact"):
@@ -97,6 +105,7 @@ def test_fact_and_graph_rows_state_their_variant(published):
 @pytest.mark.parametrize(
     "method, at_least", [("rephrase", 30), ("fact", 8), ("graph", 6)]
 )
+@PUBLISHED_ALL
 def test_every_fact_exposed_at_least_k_times(published, method, at_least):
     recipe, ref, registry = published
     card = registry.card_data(ref)["kinject"]["configs"][method]
@@ -108,6 +117,7 @@ def test_every_fact_exposed_at_least_k_times(published, method, at_least):
     assert counted == Counter({k: v for k, v in exposures.items() if v})
 
 
+@PUBLISHED_ALL
 def test_no_value_altered_and_provenance(published):
     recipe, ref, registry = published
     for method in ("rephrase", "fact", "graph"):
