@@ -1,7 +1,7 @@
 """How often the offline composer repeats itself: distinct texts per document, per method, on the embedded seeds.
 
-Exact duplicates go to a corpus's ``failures`` split, so repeats cost exposures. Composed straight from
-``kinject.pipelines.composer`` on the planned rows (no distilabel run): the same texts ``make corpus`` writes.
+Exact duplicates go to a corpus's ``failures`` split, so repeats cost exposures. Each method's ``compose`` (what
+its composer step runs) on the planned rows, without a distilabel run: the same texts ``make corpus`` writes.
 Full: the defaults' 1,000 samples for all 50 documents; quick: 40 samples for 2 documents per category.
 """
 
@@ -15,20 +15,8 @@ from benchmarks import figure
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "cpu.yaml"
 
 
-def compose(method: str, row: dict) -> str:
-    from kinject.pipelines import composer
-
-    doc = composer.doc_of(row)
-    rng = composer.rng_for(row["seed"], row["doc_id"], method, row["sample"])
-    if method == "rephrase":
-        return composer.compose_rephrase(doc, row["style"], rng)
-    if method == "fact":
-        return composer.compose_facts(doc, row["variant"].split("|"), rng)
-    by_name = {node.name: node for node in composer.nodes(doc, len(doc["facts"]) + 1)}
-    return composer.compose_relation(doc, [by_name[name] for name in row["entities"]], rng)
-
-
 def run(quick: bool = False) -> list[dict]:
+    from kinject.pipelines import fact, graph, rephrase
     from kinject.pipelines.corpus import plan_rows
     from kinject.pipelines.seeds import build_seeds
     from kinject.recipes.schema import load_recipe
@@ -42,11 +30,11 @@ def run(quick: bool = False) -> list[dict]:
         if by_category[doc["category"]] <= per_category:
             docs.append(doc)
     rows = []
-    for method in ("rephrase", "fact", "graph"):
+    for method, module in (("rephrase", rephrase), ("fact", fact), ("graph", graph)):
         total = distinct = 0
         fewest = (samples + 1, "")
         for doc in docs:
-            texts = {compose(method, row) for row in plan_rows(method, doc, samples, recipe)}
+            texts = {module.compose(row) for row in plan_rows(method, doc, samples, recipe)}
             total += samples
             distinct += len(texts)
             fewest = min(fewest, (len(texts), doc["doc_id"]))

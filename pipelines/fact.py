@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from distilabel.steps import StepOutput
     from distilabel.typing import ChatType
 
-__all__ = ["FactConfig", "Fact", "ExtractFacts", "ComposeFromFacts", "ComposeFacts", "plan", "build_pipeline"]
+__all__ = ["FactConfig", "Fact", "ExtractFacts", "ComposeFromFacts", "ComposeFacts", "compose", "plan", "build_pipeline"]
 
 # ---------------------------------------------------------------------------------------------------------------
 # prompts (Japanese and English)
@@ -246,11 +246,15 @@ class ComposeFacts(Step):
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
         for row in inputs:
-            rng = composer.rng_for(row["seed"], row["doc_id"], "fact", row["sample"])
-            keys = [fact["key"] for fact in row["subset"]]
-            row["generation"] = composer.compose_facts(composer.doc_of(row), keys, rng)
+            row["generation"] = compose(row)
             row["model_name"] = "composer"
         yield inputs
+
+
+def compose(row: dict) -> str:
+    """The composer's text for one planned row (the step above; ``benchmarks/composer_variety.py``)."""
+    rng = composer.rng_for(row["seed"], row["doc_id"], "fact", row["sample"])
+    return composer.compose_facts(composer.doc_of(row), [fact["key"] for fact in row["subset"]], rng)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from distilabel.steps import StepOutput
     from distilabel.typing import ChatType
 
-__all__ = ["GraphConfig", "Entity", "ExtractEntities", "RelateEntities", "ComposeRelations", "plan",
+__all__ = ["GraphConfig", "Entity", "ExtractEntities", "RelateEntities", "ComposeRelations", "compose", "plan",
            "build_pipeline"]
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -243,12 +243,17 @@ class ComposeRelations(Step):
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
         for row in inputs:
-            doc = composer.doc_of(row)
-            by_name = {node.name: node for node in composer.nodes(doc, len(doc["facts"]) + 1)}
-            rng = composer.rng_for(row["seed"], row["doc_id"], "graph", row["sample"])
-            row["generation"] = composer.compose_relation(doc, [by_name[name] for name in row["entities"]], rng)
+            row["generation"] = compose(row)
             row["model_name"] = "composer"
         yield inputs
+
+
+def compose(row: dict) -> str:
+    """The composer's text for one planned row (the step above; ``benchmarks/composer_variety.py``)."""
+    doc = composer.doc_of(row)
+    by_name = {node.name: node for node in composer.nodes(doc, len(doc["facts"]) + 1)}
+    rng = composer.rng_for(row["seed"], row["doc_id"], "graph", row["sample"])
+    return composer.compose_relation(doc, [by_name[name] for name in row["entities"]], rng)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from distilabel.steps import StepOutput
     from distilabel.typing import ChatType
 
-__all__ = ["RephraseConfig", "RephraseDocument", "ComposeRephrase", "plan", "build_pipeline"]
+__all__ = ["RephraseConfig", "RephraseDocument", "ComposeRephrase", "compose", "plan", "build_pipeline"]
 
 # ---------------------------------------------------------------------------------------------------------------
 # prompts (Japanese and English): one template, the style's instruction is a variable
@@ -147,10 +147,15 @@ class ComposeRephrase(Step):
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
         for row in inputs:
-            rng = composer.rng_for(row["seed"], row["doc_id"], "rephrase", row["sample"])
-            row["generation"] = composer.compose_rephrase(composer.doc_of(row), row["style"], rng)
+            row["generation"] = compose(row)
             row["model_name"] = "composer"
         yield inputs
+
+
+def compose(row: dict) -> str:
+    """The composer's text for one planned row (the step above; ``benchmarks/composer_variety.py``)."""
+    rng = composer.rng_for(row["seed"], row["doc_id"], "rephrase", row["sample"])
+    return composer.compose_rephrase(composer.doc_of(row), row["style"], rng)
 
 
 # ---------------------------------------------------------------------------------------------------------------
