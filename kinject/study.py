@@ -205,7 +205,7 @@ def seed_recipe(recipe: Recipe, seed: int) -> Recipe:
 
 def plan_jobs(recipe: Recipe, conditions: list[Condition], out: Path) -> list[Job]:
     """One job per distinct (config, seed); the per-seed recipe is written where the subprocess reads it."""
-    from kinject.trainers.cpt import run_name
+    from kinject.trainers.curves import run_name
 
     (out / "recipes").mkdir(parents=True, exist_ok=True)
     jobs: dict[tuple[str, int], Job] = {}

@@ -86,6 +86,7 @@ def test_data_fingerprint_ignores_training_only_knobs():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # data, four training runs, resume and report: over 900 s on a loaded 2-core machine
 def test_miniature_study_end_to_end(tmp_path, monkeypatch):
     from kinject.cards.registry import open_registry
     from kinject.study import run_study

@@ -37,6 +37,7 @@ from kinject.cards.refs import DatasetRef
 from kinject.errors import KinjectUserError
 from kinject.recipes.schema import Recipe, recipe_to_yaml
 from kinject.trainers.clock import build_stream, qa_pairs, qa_text, sequences_per_step, split_documents
+from kinject.trainers.curves import run_name
 
 
 class ClockSFTTrainer(SFTTrainer):
@@ -72,11 +73,6 @@ class TrainPlan:
     micro_batch: int
     accumulation: int
     fact_exposures: list[float | None] = field(default_factory=list)  # index: step
-
-
-def run_name(recipe: Recipe, config: str) -> str:
-    """Deterministic: the same recipe, config and seed write (and replace) the same run."""
-    return f"{recipe.name}-{config}-s{recipe.train.seed}"
 
 
 def resolve_protocol(recipe: Recipe) -> str:

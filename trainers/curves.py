@@ -14,6 +14,11 @@ from typing import Mapping, Sequence
 THRESHOLDS = (0.85, 0.90)  # the paper reports steps to 85 % and final accuracy around 90 %
 
 
+def run_name(recipe, config: str) -> str:
+    """Deterministic: the same recipe, config and seed write (and replace) the same run."""
+    return f"{recipe.name}-{config}-s{recipe.train.seed}"
+
+
 def read_curve(path: str | Path) -> list[dict]:
     path = Path(path)
     if not path.is_file():

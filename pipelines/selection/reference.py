@@ -25,6 +25,7 @@ CACHE_ROOT = Path(".kinject/ppl-reference")
 def _train_tiny(texts: Sequence[str], tiny: TinyModelConfig, steps: int, seed: int, out: Path) -> None:
     """A few dozen AdamW steps on the seed texts: enough for the model to prefer in-domain text."""
     import torch
+    from tqdm.auto import tqdm
 
     from kinject.tiny import build_tiny_llama, train_char_tokenizer
 
@@ -39,7 +40,7 @@ def _train_tiny(texts: Sequence[str], tiny: TinyModelConfig, steps: int, seed: i
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
     batch_size = min(16, len(rows))
     model.train()
-    for _ in range(steps):
+    for _ in tqdm(range(steps), desc="perplexity reference LM", unit="step"):
         pick = torch.randperm(len(rows), generator=generator)[:batch_size].tolist()
         longest = max(len(rows[i]) for i in pick)
         ids = torch.full((len(pick), longest), pad_id, dtype=torch.long)
