@@ -1,6 +1,7 @@
 """Mix and subsample: the balancing property, determinism, and the user errors."""
 
 import random
+from pathlib import Path
 
 import pytest
 
@@ -92,3 +93,39 @@ def test_exposure_stats_count_facts_no_row_states():
     rows = [_row("d0", "fact", 0, ["f0", "f1"]), _row("d0", "fact", 1, ["f0"])]
     stats = exposure_stats(rows, [("d0", f) for f in FACTS[:3]])
     assert stats == {"facts": 3, "min": 0, "mean": 1.0, "max": 2}
+
+
+def test_run_mix_publishes_when_a_method_lost_rows_of_a_document_to_deduplication(tmp_path):
+    """Regression: the study's mix failed when the fact corpus held 190 rows of a document (10 exact duplicates
+    gone to failures) and per_doc was 200; the mix draws from both methods, so 200 rows exist."""
+    import datasets
+    import yaml
+
+    from kinject.cards.registry import open_registry
+    from kinject.pipelines.mix import run_mix
+    from kinject.recipes.schema import load_recipe
+
+    root = Path(__file__).resolve().parents[2]
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump({
+        "extends": str(root / "recipes/cpu.yaml"),
+        "registry": {"kind": "local", "root": str(tmp_path / "registry"), "cache_dir": str(tmp_path / "cache"),
+                     "repo": "t/mix"},
+        "corpus": {"samples_per_doc": 20},
+    }))
+    recipe = load_recipe(path)
+    pools = _skewed_pools(size=20)
+    pools["fact"] = [r for r in pools["fact"] if not (r["doc_id"] == "d0" and r["id"].endswith(("18", "19")))]
+    seeds = [{"doc_id": d, "facts": [{"key": f} for f in FACTS]} for d in ("d0", "d1")]
+    registry = open_registry(recipe.registry)
+    tables = {m: {"train": datasets.Dataset.from_list([{**r, "text": r["id"]} for r in rows])}
+              for m, rows in pools.items()}
+    source = registry.publish("t/mix", {"seeds": {"train": datasets.Dataset.from_list(seeds)}, **tables},
+                              message="corpora")
+
+    ref = run_mix(recipe, {"fact": source, "graph": source})
+    mixed = registry.load(ref, "mix-fact-graph").to_list()
+    assert len(mixed) == 40 and {r["doc_id"] for r in mixed} == {"d0", "d1"}
+    provenance = registry.card_data(ref)["kinject"]["configs"]["mix-fact-graph"]
+    assert provenance["exposures_per_method"]["fact"]["facts"] == 16
+    assert provenance["exposures"]["min"] >= provenance["exposures_per_method"]["fact"]["min"]
