@@ -246,7 +246,7 @@ def test_smollm2_in_process_on_two_english_documents(smollm2_dir, tmp_path):
     rows = kept + failures
     assert len(rows) == 4  # every sample is accounted for, kept or failed
     assert all(r["output_tokens"] > 0 for r in rows), "SmolLM2 wrote nothing"
-    assert all(r["generator"] == str(smollm2_dir) for r in rows)
+    assert all(r["generator"] == "smollm2" for r in rows)  # the recipe's name, not this machine's cache path
     # 135M parameters rewrite poorly: whatever it wrote is either usable (English, within bounds) or has a reason.
     assert all(r["reason"].split(":")[0] in REASONS for r in failures)
     assert all(r["lang_ok"] and r["text"].strip() for r in kept)

@@ -23,7 +23,9 @@ REPO = "kinject/select-test"
 
 def _corpus_rows() -> list[dict]:
     """3 documents × 12 rows: a sentence of the document plus 40 random characters (Jaccard ≈ 0.4 between
-    variants); rows 10 and 11 repeat rows 0 and 1 with one character changed (Jaccard ≈ 0.9)."""
+    variants); rows 10 and 11 repeat rows 0 and 1 with their last character changed (character 5-gram Jaccard
+    0.96-0.98, safely above the 0.8 threshold; a change 10 characters from the end gave 0.83 on the shortest
+    sentence, where LSH caught the pair only about half the time)."""
     rng = np.random.default_rng(0)
     alphabet = [chr(c) for c in range(0x3041, 0x3097)]
     rows = []
@@ -34,7 +36,7 @@ def _corpus_rows() -> list[dict]:
             rows.append({"id": f"d{d}-v{v}", "doc_id": f"doc{d}", "text": sentences[v % len(sentences)] + tail})
         for v in (10, 11):
             text = rows[d * 12 + v - 10]["text"]
-            rows.append({"id": f"d{d}-v{v}", "doc_id": f"doc{d}", "text": text[:-10] + "漢" + text[-9:]})
+            rows.append({"id": f"d{d}-v{v}", "doc_id": f"doc{d}", "text": text[:-1] + "漢"})
     return rows
 
 
@@ -98,7 +100,6 @@ def test_d4_subset_published_with_scores(published):
     recipe = load_recipe(_write_recipe(tmp_path, d4={"n_clusters": 2, "ratio": 0.5, "epsilon": 0.02}))
     ref = run_selection(recipe, source, "rephrase", "d4")
     subset = registry.load(ref, "rephrase-d4-50")
-    assert len(subset) == 18  # round(0.5 * 12) per document
     assert {"cluster", "semdedup_max_sim", "proto_dist", "semdedup_cluster"} <= set(subset.column_names)
     dropped = registry.load(ref, "rephrase-d4-50", split="dropped")
     reasons = dict(zip(dropped["id"], dropped["reason"]))
@@ -106,8 +107,21 @@ def test_d4_subset_published_with_scores(published):
         assert reasons[f"d{d}-v10"] == reasons[f"d{d}-v11"] == "minhash_near_duplicate"
     assert set(reasons.values()) <= {"minhash_near_duplicate", "semdedup_near_duplicate", "prototype_easy"}
     assert all(s <= 1 - 0.02 for s in subset["semdedup_max_sim"])
+    # MiniLM embeds the random kana tails as noise, so variants sharing a sentence are semantic duplicates and
+    # SemDeDup keeps about one per sentence; prototypes then cut each document to round(0.5 * 12) = 6 rows, or
+    # keep all when dedup already left fewer, and count those documents.
+    left = {f"doc{d}": 12 for d in range(3)}
+    for row_id, reason in reasons.items():
+        if reason != "prototype_easy":
+            left[f"doc{row_id[1]}"] -= 1
+    assert len(subset) == sum(min(6, n) for n in left.values())
     card = registry.card_data(ref)["kinject"]["configs"]["rephrase-d4-50"]
     assert card["params"]["n_clusters"] == 2 and card["blocks"]["minhash"]["counts"]["dropped"] == 6
+    assert card["blocks"]["prototype"]["notes"].get("units_below_target", 0) == sum(n < 6 for n in left.values())
+    # at 10 % the target, round(0.1 * 12) = 1 row per document, is below what dedup left: prototypes cut to it
+    tenth = load_recipe(_write_recipe(tmp_path, d4={"n_clusters": 2, "ratio": 0.1, "epsilon": 0.02}))
+    cut = registry.load(run_selection(tenth, source, "rephrase", "d4"), "rephrase-d4-10")
+    assert sorted(cut["doc_id"]) == ["doc0", "doc1", "doc2"]
     assert "stats/rephrase-d4-50/semdedup.json" in registry.list_files(ref)
 
 
