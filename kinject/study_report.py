@@ -179,8 +179,12 @@ def findings(by_fig: Mapping[str, Mapping[str, dict]]) -> list[str]:
         order = _order(fig1)
         paper = [m for m in ("fact", "graph", "rephrase", "none") if m in fig1]
         same = "the same as" if order == paper else "different from"
-        out.append(f"Fig. 1 ordering (fastest to 85 % first): {' < '.join(order)} — {same} the paper's "
-                   f"{' < '.join(paper)}.")
+        if all(fig1[m]["steps_to_85"] is None for m in fig1):
+            out.append(f"Fig. 1: no method reaches 85 %, so there is no speed ordering; by final accuracy, best "
+                       f"first: {', '.join(order)} — {same} the paper's order (fastest first): {', '.join(paper)}.")
+        else:
+            out.append(f"Fig. 1 ordering (fastest to 85 % first): {' < '.join(order)} — {same} the paper's "
+                       f"{' < '.join(paper)}.")
         if "none" in fig1:
             s = fig1["none"]
             falls = "then falls" if s["final_accuracy"] < s["peak"] - 0.05 else "and does not fall"

@@ -85,6 +85,19 @@ def test_data_fingerprint_ignores_training_only_knobs():
     assert fingerprint(recipe) != fingerprint(_override(recipe, "corpus", samples_per_doc=100))
 
 
+def test_findings_give_no_speed_ordering_when_no_method_reaches_85():
+    from kinject.study_report import findings
+
+    def stats(steps, final):
+        return {"steps_to_85": steps, "final_accuracy": final, "peak": final, "peak_step": 200}
+
+    never = {"none": stats(None, 0.05), "fact": stats(None, 0.09), "graph": stats(None, 0.04)}
+    line = findings({"fig1": never})[0]
+    assert "no method reaches 85 %" in line and "best first: fact, none, graph" in line
+    some = {"none": stats(None, 0.3), "fact": stats(200, 0.93), "graph": stats(250, 0.92)}
+    assert findings({"fig1": some})[0].startswith("Fig. 1 ordering (fastest to 85 % first): fact < graph < none")
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(2400)  # data, four training runs, resume and report: over 900 s on a loaded 2-core machine
 def test_miniature_study_end_to_end(tmp_path, monkeypatch):
