@@ -231,6 +231,19 @@ def _example_document(recipe: Recipe, refs: Mapping[str, str]) -> str:
     return f"{doc['text']}\n\nQ: {qa['question']} → {qa['answer']}"
 
 
+def budget_line(recipe: Recipe, jobs, timing: Mapping) -> str:
+    """Wall time and the budget verdict; a resumed study reused runs whose time this invocation did not see."""
+    study = recipe.study
+    reused = sum(not timing["run_minutes"].get(job.run_dir.name) for job in jobs)  # 0: skipped as done
+    line = (f"Wall time of this invocation {timing['total_minutes']:.1f} min (data {timing['data_minutes']:.1f} min; "
+            f"{len(jobs)} training runs, {study.workers} at a time, {study.threads_per_worker} thread(s) each).")
+    if reused:
+        return (line + f" {reused} of {len(jobs)} runs were reused from an earlier invocation, so the study's whole "
+                f"wall time is not measured here and the {study.budget_minutes:g} min budget is not checked.")
+    within = timing["total_minutes"] <= study.budget_minutes
+    return line + f" Budget {study.budget_minutes:g} min: {'within' if within else '**exceeded**'}."
+
+
 def write_report(recipe: Recipe, conditions, jobs, refs: Mapping[str, str], timing: Mapping, out: Path) -> list[Path]:
     """Draw every figure and write ``README.md``; returns the files written (what the study publishes)."""
     from kinject.trainers.curves import plot_curves, read_curve
@@ -256,10 +269,7 @@ def write_report(recipe: Recipe, conditions, jobs, refs: Mapping[str, str], timi
     source = r.source or f"recipes/{r.name}.yaml"
     lines = [
         f"# Study `{r.name}`: the paper's figures at this scale\n",
-        f"Made by `kinject study --recipe {source}` (`make study`). Wall time {timing['total_minutes']:.1f} min "
-        f"(data {timing['data_minutes']:.1f} min; {len(jobs)} training runs, {r.study.workers} at a time, "
-        f"{r.study.threads_per_worker} thread(s) each). Budget {r.study.budget_minutes:g} min: "
-        f"{'within' if timing['total_minutes'] <= r.study.budget_minutes else '**exceeded**'}.\n",
+        f"Made by `kinject study --recipe {source}` (`make study`). {budget_line(r, jobs, timing)}\n",
         f"Scale: {n_docs} fictional {r.seeds.lang} documents ({r.seeds.per_category} per category × "
         f"{len(r.seeds.categories)}), {r.seeds.questions_per_doc} questions each; generator `{r.generator.backend}`; "
         f"{r.corpus.samples_per_doc} samples per document; model `{t.model}` (hidden {t.tiny.hidden_size}, "

@@ -98,6 +98,20 @@ def test_findings_give_no_speed_ordering_when_no_method_reaches_85():
     assert findings({"fig1": some})[0].startswith("Fig. 1 ordering (fastest to 85 % first): fact < graph < none")
 
 
+def test_budget_is_checked_only_when_this_invocation_trained_every_run(tmp_path):
+    from types import SimpleNamespace
+
+    from kinject.study_report import budget_line
+
+    recipe = load_recipe(RECIPES / "study-cpu.yaml")
+    jobs = [SimpleNamespace(run_dir=tmp_path / name) for name in ("a-s0", "b-s0")]
+    fresh = {"total_minutes": 70.0, "data_minutes": 5.0, "run_minutes": {"a-s0": 30.0, "b-s0": 31.0}}
+    assert "Budget 60 min: **exceeded**" in budget_line(recipe, jobs, fresh)
+    resumed = {"total_minutes": 0.2, "data_minutes": 0.1, "run_minutes": {"a-s0": 0.1, "b-s0": 0.0}}
+    line = budget_line(recipe, jobs, resumed)
+    assert "1 of 2 runs were reused" in line and "budget is not checked" in line and "within" not in line
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(2400)  # data, four training runs, resume and report: over 900 s on a loaded 2-core machine
 def test_miniature_study_end_to_end(tmp_path, monkeypatch):
