@@ -153,6 +153,9 @@ def _last_user(messages: list[dict]) -> str:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default accept backlog is 5: a burst of 64 new connections then overflows it, and the kernel
+    # drops the connections that do not fit (uvicorn listens with 2048).
+    request_queue_size = 256
 
     def handle_error(self, request, client_address) -> None:
         # A client that gave up (its timeout) resets the connection: expected here, not worth a traceback.
