@@ -313,6 +313,28 @@ def test_ray_conversion(tmp_path):
     assert isinstance(pipeline, RayPipeline)
 
 
+@pytest.mark.slow  # starts a local Ray cluster
+@pytest.mark.timeout(900)
+def test_ray_pipeline_runs_on_one_machine(tmp_path):
+    """``generator.use_ray: true`` on a single machine: distilabel's RayPipeline starts a local Ray cluster, runs the
+    composer, and the corpus is checked and published exactly as without Ray."""
+    pytest.importorskip("ray")
+    import ray
+
+    path = _recipe(tmp_path)
+    path.write_text(path.read_text() + "generator:\n  use_ray: true\n")
+    recipe = load_recipe(path)
+    try:
+        ref = run_corpus(recipe, "fact", seeds_file=_seed_file(tmp_path), samples=6)
+        assert ray.is_initialized()  # the pipeline ran on Ray, not in process
+    finally:
+        ray.shutdown()
+    registry = open_registry(recipe.registry)
+    rows = registry.load(ref, "fact").to_list() + registry.load(ref, "fact", "failures").to_list()
+    assert Counter(r["doc_id"] for r in rows) == {"cafe": 6, "ferry": 6}
+    assert len({r["id"] for r in rows}) == 12
+
+
 def test_work_dir_is_per_repo_method_and_fingerprint(tmp_path):
     recipe = load_recipe(_recipe(tmp_path))
     assert work_dir(recipe, "graph", "abc") == tmp_path / "kinject" / "work" / "test" / "corpus" / "graph" / "abc"
