@@ -25,6 +25,7 @@ train:
   tiny: {{hidden_size: 32, num_layers: 1, num_heads: 2, intermediate_size: 64}}
   steps: 6
   batch_size: 16
+  qa_mix: {{qa_per_step: 4}}
   output_dir: {root}/runs
 eval: {{every_steps: 3}}
 judge: {{kind: match, cache_dir: {root}/judge-cache}}
@@ -59,7 +60,7 @@ def test_gpu_recipe_runs_the_papers_counts():
 def test_conditions_reuse_runs_across_figures():
     recipe = load_recipe(RECIPES / "study-cpu.yaml")
     names = ["none", "rephrase", "fact", "graph", "fact-ppl-top50", "fact-ppl-bottom50", "fact-d4-50",
-             "fact-n20", "fact-n40", "fact-n100", "fact-ppl-bottom10", "fact-ppl-top10", "fact-d4-10",
+             "fact-n32", "fact-n64", "fact-n160", "fact-ppl-bottom10", "fact-ppl-top10", "fact-d4-10",
              "mix-fact-graph"]
     refs = {n: f"kinject/study-cpu@{i:040x}" for i, n in enumerate(names)}
     conditions = plan_conditions(recipe, refs)
@@ -68,12 +69,12 @@ def test_conditions_reuse_runs_across_figures():
         by_fig.setdefault(c.figure, []).append(c.config)
     assert by_fig["fig1"] == ["none", "rephrase", "fact", "graph"]
     assert by_fig["fig2"] == ["fact", "fact-ppl-top50", "fact-ppl-bottom50", "fact-d4-50"]
-    assert by_fig["appB"] == ["fact-n20", "fact-n40", "fact-n100", "fact"]
-    assert by_fig["appC"] == ["fact-n20", "fact-ppl-bottom10", "fact-ppl-top10", "fact-d4-10"]
+    assert by_fig["appB"] == ["fact-n32", "fact-n64", "fact-n160", "fact"]
+    assert by_fig["appC"] == ["fact-n32", "fact-ppl-bottom10", "fact-ppl-top10", "fact-d4-10"]
     assert by_fig["beyond"] == ["fact", "graph", "mix-fact-graph"]
     assert len({c.config for c in conditions}) == 14  # the distinct training runs of one seed
     assert all(c.data == DatasetRef.parse(refs[c.config]) for c in conditions)
-    assert _sweep(recipe) == [20, 40, 100]
+    assert _sweep(recipe) == [32, 64, 160]
 
 
 def test_data_fingerprint_ignores_training_only_knobs():
