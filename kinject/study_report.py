@@ -187,9 +187,9 @@ def findings(by_fig: Mapping[str, Mapping[str, dict]]) -> list[str]:
                        f"{' < '.join(paper)}.")
         if "none" in fig1:
             s = fig1["none"]
-            falls = "then falls" if s["final_accuracy"] < s["peak"] - 0.05 else "and does not fall"
-            out.append(f"No augmentation peaks at {_fmt(s['peak'])} (step {s['peak_step']}) {falls} to "
-                       f"{_fmt(s['final_accuracy'])} at the end (paper: ≈0.65 then ≈0.30).")
+            falls = "then falls to" if s["final_accuracy"] < s["peak"] - 0.05 else "and ends at"
+            out.append(f"No augmentation peaks at {_fmt(s['peak'])} (step {s['peak_step']}) {falls} "
+                       f"{_fmt(s['final_accuracy'])} (paper: ≈0.65 then ≈0.30).")
     if fig2 := by_fig.get("fig2"):
         full = next(iter(fig2.values()))
         gaps = {k: v["final_accuracy"] - full["final_accuracy"] for k, v in list(fig2.items())[1:]}

@@ -95,6 +95,9 @@ def test_findings_give_no_speed_ordering_when_no_method_reaches_85():
     never = {"none": stats(None, 0.05), "fact": stats(None, 0.09), "graph": stats(None, 0.04)}
     line = findings({"fig1": never})[0]
     assert "no method reaches 85 %" in line and "best first: fact, none, graph" in line
+    assert findings({"fig1": never})[1].startswith("No augmentation peaks at 0.05 (step 200) and ends at 0.05 ")
+    falling = {"none": {**stats(None, 0.3), "peak": 0.65, "peak_step": 500}}
+    assert "peaks at 0.65 (step 500) then falls to 0.30 " in findings({"fig1": falling})[1]
     some = {"none": stats(None, 0.3), "fact": stats(200, 0.93), "graph": stats(250, 0.92)}
     assert findings({"fig1": some})[0].startswith("Fig. 1 ordering (fastest to 85 % first): fact < graph < none")
 
