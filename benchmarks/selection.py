@@ -9,7 +9,10 @@ never shows up in another's figure. ``quick=True`` shrinks every size to seconds
   faiss spherical k-means; targets at N = 1,000,000: ≤ 600 s and ≤ 4 GB peak RSS. Compared on a smaller N with a
   straightforward scikit-learn baseline: ``KMeans`` + a dense m × m similarity matrix per cluster.
 - Perplexity: the batched, length-bucketed scorer against a loop that scores one row per forward pass, same
-  rows, same tiny Llama; target ≥ 10× (the ratio).
+  rows, same tiny Llama, on the accelerator when there is one; target ≥ 10× (the ratio). Beside it, the ceiling
+  any batching has on the device: the loop's time over the time the rows' FLOPs take at the device's dense matmul
+  rate. A row of 200 tokens is already a matmul big enough to keep two CPU cores busy, so there the ceiling is
+  low; the 10× target is a figure for devices that one row leaves mostly idle.
 - MinHash (text-dedup, character 5-grams) on synthetic Japanese rows: docs/s, target ≥ 1,000.
 """
 
@@ -126,16 +129,78 @@ def _tiny_scorer(n_rows: int):
 
 
 def _job_ppl(n_rows: int, mode: str) -> dict:
+    """Score the rows batched or one per forward pass, on the accelerator when there is one. The loop job also
+    counts the rows' FLOPs and measures the device's large-matrix fp32 rate (untimed), for the ceiling."""
+    import torch
+
     from kinject.pipelines.selection.perplexity import score_token_rows, tokenize_rows
 
+    device = "cuda" if torch.cuda.is_available() else "cpu"
     model, tokenizer, texts = _tiny_scorer(n_rows)
+    model.to(device)
     rows = tokenize_rows(tokenizer, texts, 512)
+
+    def loop():  # the per-row loop a first version would write: one forward pass per row
+        return np.concatenate([score_token_rows(model, [r], batch_size=1) for r in rows])
+
     start = time.perf_counter()
     if mode == "batched":
         scores = score_token_rows(model, rows, batch_size=32, pad_id=tokenizer.pad_token_id)
-    else:  # the per-row loop a first version would write: one forward pass per row
-        scores = np.concatenate([score_token_rows(model, [r], batch_size=1) for r in rows])
-    return {"seconds": time.perf_counter() - start, "checksum": float(scores.sum())}
+    else:
+        scores = loop()
+    result = {"seconds": time.perf_counter() - start, "checksum": float(scores.sum()), "device": device}
+    if mode == "loop":
+        result["flops"] = count_flops(loop)
+        result["peak_flops_per_s"] = matmul_rate(device)
+    return result
+
+
+def count_flops(fn) -> int:
+    """FLOPs of ``fn()`` as ``torch.utils.flop_counter.FlopCounterMode`` counts them (matmuls and attention)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return int(counter.get_total_flops())
+
+
+def matmul_rate(device: str, size: int = 4096, repeats: int = 5) -> float:
+    """Best fp32 FLOP/s of a ``size``² matmul on ``device``: the most a dense model's forward pass can reach."""
+    import torch
+
+    a = torch.randn(size, size, device=device)
+    b = torch.randn(size, size, device=device)
+    best = float("inf")
+    for _ in range(repeats):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        a @ b
+        if device == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best
+
+
+def ppl_figures(n_rows: int, batched: dict, loop: dict) -> list[dict]:
+    """The speedup, and the ceiling any batching has on this device: at the device's matmul rate the rows'
+    FLOPs take ``flops / peak`` seconds, so no scorer can beat the loop by more than ``loop_s * peak / flops``."""
+    speedup = loop["seconds"] / batched["seconds"]
+    ceiling = loop["seconds"] * loop["peak_flops_per_s"] / loop["flops"]
+    rate = {name: loop["flops"] / job["seconds"] / 1e9 for name, job in (("loop", loop), ("batched", batched))}
+    peak = loop["peak_flops_per_s"] / 1e9
+    device = loop["device"]
+    return [
+        _row("ppl_batched_speedup", speedup, "x", 10.0, speedup >= 10.0, baseline=round(loop["seconds"], 3),
+             ratio=speedup, note=f"{n_rows} rows, tiny Llama (TinyModelConfig defaults) on {device}, batched "
+                                 f"{batched['seconds']:.2f} s vs per-row loop {loop['seconds']:.2f} s"),
+        _row("ppl_speedup_ceiling", ceiling, "x", 10.0, ceiling >= 10.0,
+             note=f"the most any scorer could gain over the loop on {device}: the rows' "
+                  f"{loop['flops'] / 1e9:.1f} GFLOP (FlopCounterMode) at this device's fp32 4096² matmul rate "
+                  f"({peak:.0f} GFLOP/s); the loop runs at {rate['loop']:.0f} GFLOP/s "
+                  f"({rate['loop'] / peak:.0%}), the batched scorer at {rate['batched']:.0f} "
+                  f"({rate['batched'] / peak:.0%})"),
+    ]
 
 
 def _job_minhash(n_rows: int) -> dict:
@@ -192,11 +257,7 @@ def run(quick: bool = False) -> list[dict]:
                         note=f"ours {ours['seconds']:.1f} s / {ours['peak_rss_gb']:.2f} GB, sklearn+dense "
                              f"{base['seconds']:.1f} s / {base['peak_rss_gb']:.2f} GB at {n_cmp} rows, k={k_cmp}"))
     n_ppl = 64 if quick else 512
-    batched, loop = _child("ppl", n_ppl, "batched"), _child("ppl", n_ppl, "loop")
-    speedup = loop["seconds"] / batched["seconds"]
-    results.append(_row("ppl_batched_speedup", speedup, "x", 10.0, speedup >= 10.0, baseline=round(loop["seconds"], 3),
-                        ratio=speedup, note=f"{n_ppl} rows, tiny Llama (TinyModelConfig defaults) on CPU, "
-                                            f"batched {batched['seconds']:.2f} s vs per-row loop {loop['seconds']:.2f} s"))
+    results += ppl_figures(n_ppl, _child("ppl", n_ppl, "batched"), _child("ppl", n_ppl, "loop"))
     n_mh = 2_000 if quick else 50_000
     mh = _child("minhash", n_mh)
     rate = n_mh / mh["seconds"]

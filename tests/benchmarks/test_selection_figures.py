@@ -1,0 +1,30 @@
+"""The perplexity benchmark's jobs and figures: both scorers agree, and the ceiling is the FLOP arithmetic."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from benchmarks.selection import _job_ppl, ppl_figures
+
+
+def test_ppl_jobs_score_the_same_rows_and_measure_the_ceiling_inputs():
+    batched, loop = _job_ppl(8, "batched"), _job_ppl(8, "loop")
+    assert batched["checksum"] == pytest.approx(loop["checksum"], rel=1e-6)
+    assert "flops" not in batched  # counted once, untimed, in the loop job
+    # 8 rows of 120-300 characters through 4 layers of width 128: hundreds of MFLOP each, not zero, not absurd.
+    assert 8 * 1e8 < loop["flops"] < 8 * 5e9
+    assert loop["peak_flops_per_s"] > 1e9 and loop["device"] in ("cpu", "cuda")
+
+
+def test_ppl_figures_report_speedup_and_ceiling_against_the_target():
+    loop = {"seconds": 2.0, "flops": 5e10, "peak_flops_per_s": 1e11, "device": "cpu"}
+    rows = {row["name"]: row for row in ppl_figures(64, {"seconds": 1.0}, loop)}
+    assert rows["ppl_batched_speedup"]["value"] == 2.0 and rows["ppl_batched_speedup"]["ok"] is False
+    ceiling = rows["ppl_speedup_ceiling"]
+    # At 100 GFLOP/s the 50 GFLOP take 0.5 s; the loop took 2 s, so nothing can be more than 4x faster.
+    assert math.isclose(ceiling["value"], 4.0) and ceiling["target"] == 10.0 and ceiling["ok"] is False
+    assert "loop runs at 25 GFLOP/s (25%), the batched scorer at 50 (50%)" in ceiling["note"]
+    fast_device = ppl_figures(64, {"seconds": 0.1}, {**loop, "peak_flops_per_s": 1e13, "device": "cuda"})
+    assert all(row["ok"] for row in fast_device) and "on cuda" in fast_device[0]["note"]
