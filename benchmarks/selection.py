@@ -11,8 +11,7 @@ never shows up in another's figure. ``quick=True`` shrinks every size to seconds
 - Perplexity: the batched, length-bucketed scorer against a loop that scores one row per forward pass, same
   rows, same tiny Llama, on the accelerator when there is one; target ≥ 10× (the ratio). Beside it, the ceiling
   any batching has on the device: the loop's time over the time the rows' FLOPs take at the device's dense matmul
-  rate. A row of 200 tokens is already a matmul big enough to keep two CPU cores busy, so there the ceiling is
-  low; the 10× target is a figure for devices that one row leaves mostly idle.
+  rate. Below 10×, no scorer can reach the target on that device.
 - MinHash (text-dedup, character 5-grams) on synthetic Japanese rows: docs/s, target ≥ 1,000.
 """
 
