@@ -21,7 +21,7 @@ export UV_HTTP_RETRIES ?= 10
 # process recompiles torch and transformers on import, minutes each on two cores.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install seed corpus select train judge study reproduce bench test slow_test quality
+.PHONY: install seed base corpus select train judge study reproduce bench test slow_test quality
 
 install: $(STAMP)
 
@@ -38,6 +38,9 @@ $(STAMP): pyproject.toml requirements.lock
 
 seed: $(STAMP)
 	$(BIN)/kinject seed --recipe $(RECIPE)
+
+base: $(STAMP)
+	$(BIN)/kinject base --recipe $(RECIPE) $(if $(DATA),--data $(DATA),)
 
 corpus: $(STAMP)
 	$(BIN)/kinject corpus --recipe $(RECIPE) --method $(METHOD)

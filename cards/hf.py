@@ -78,6 +78,27 @@ class HfRegistry:
             self.api.create_tag(repo_id, tag=tag, revision=sha, tag_message=message, repo_type=REPO_TYPE)
         return DatasetRef(repo_id=repo_id, revision=sha)
 
+    def publish_model(self, repo_id: str, folder: Path, *, message: str, tag: str | None = None) -> DatasetRef:
+        """Every file of ``folder`` as one commit of model repo ``repo_id`` (replacing the previous tree)."""
+        DatasetRef.parse(repo_id)
+        self.api.create_repo(repo_id, repo_type="model", private=self.private, exist_ok=True)
+        files = sorted(p for p in Path(folder).rglob("*") if p.is_file())
+        operations = [CommitOperationAdd(path_in_repo=p.relative_to(folder).as_posix(), path_or_fileobj=str(p))
+                      for p in files]
+        info = self.api.create_commit(repo_id, operations, commit_message=message, repo_type="model", revision=BRANCH)
+        if tag is not None:
+            self.api.create_tag(repo_id, tag=tag, revision=info.oid, tag_message=message, repo_type="model")
+        return DatasetRef(repo_id=repo_id, revision=info.oid)
+
+    def model_dir(self, ref: DatasetRef) -> Path:
+        """The model repo's files at ``ref`` in the Hub cache (``from_pretrained`` reads the folder)."""
+        from huggingface_hub import snapshot_download
+
+        try:
+            return Path(snapshot_download(ref.repo_id, revision=ref.revision, endpoint=self.api.endpoint))
+        except (RepositoryNotFoundError, RevisionNotFoundError):
+            raise KinjectUserError(f"{ref}: no such model repo or revision on the Hub (or no access)") from None
+
     def resolve(self, ref: DatasetRef) -> str:
         try:
             return self.api.repo_info(ref.repo_id, repo_type=REPO_TYPE, revision=ref.revision).sha

@@ -49,9 +49,9 @@ class LocalRegistry:
 
     # ------------------------------------------------------------------ git
 
-    def repo_path(self, repo_id: str) -> Path:
+    def repo_path(self, repo_id: str, kind: str = "datasets") -> Path:
         DatasetRef.parse(repo_id)  # validates <org>/<name>
-        return self.root / "datasets" / repo_id
+        return self.root / kind / repo_id
 
     def _git(self, repo: Path, *args: str, input: bytes | None = None, env: dict | None = None) -> str:
         # Drop inherited GIT_* (a hook's GIT_DIR/GIT_INDEX_FILE would redirect us into another repository).
@@ -63,18 +63,18 @@ class LocalRegistry:
             raise subprocess.CalledProcessError(done.returncode, ["git", *args], done.stdout, done.stderr)
         return done.stdout.decode()
 
-    def _existing(self, repo_id: str) -> Path:
-        repo = self.repo_path(repo_id)
+    def _existing(self, repo_id: str, kind: str = "datasets") -> Path:
+        repo = self.repo_path(repo_id, kind)
         if not (repo / "HEAD").is_file():
-            have = sorted(str(p.relative_to(self.root / "datasets")) for p in self.root.glob("datasets/*/*"))
+            have = sorted(str(p.relative_to(self.root / kind)) for p in self.root.glob(f"{kind}/*/*"))
             raise KinjectUserError(
-                f"{repo_id}: no such dataset repo in the local registry {self.root} "
+                f"{repo_id}: no such {kind[:-1]} repo in the local registry {self.root} "
                 f"(has: {', '.join(have) or 'none'}); publish to it first"
             )
         return repo
 
-    def _ensure_repo(self, repo_id: str) -> Path:
-        repo = self.repo_path(repo_id)
+    def _ensure_repo(self, repo_id: str, kind: str = "datasets") -> Path:
+        repo = self.repo_path(repo_id, kind)
         if (repo / "HEAD").is_file():
             return repo
         repo.parent.mkdir(parents=True, exist_ok=True)
@@ -144,22 +144,50 @@ class LocalRegistry:
                 existing_paths=set(entries), tag=tag,
             )
             entries = {path: entry for path, entry in entries.items() if plan.keeps(path)}
-            for path, content in plan.files.items():
-                entries[path] = ("100644", self._git(repo, "hash-object", "-w", "--stdin", input=content).strip())
-            with tempfile.TemporaryDirectory(prefix="kinject-publish-") as tmp:
-                env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-                index_info = "".join(f"{mode} {blob}\t{path}\0" for path, (mode, blob) in sorted(entries.items()))
-                self._git(repo, "update-index", "--add", "-z", "--index-info", input=index_info.encode(), env=env)
-                tree = self._git(repo, "write-tree", env=env).strip()
-            commit = self._git(
-                repo, "commit-tree", tree, *(["-p", parent] if parent else []), "-m", message
-            ).strip()
-            # The only visible step: main (and the tag) move together, or not at all.
-            updates = f"start\nupdate refs/heads/{BRANCH} {commit} {parent or '0' * 40}\n"
-            if tag is not None:
-                updates += f"create refs/tags/{tag} {commit}\n"
-            self._git(repo, "update-ref", "--stdin", input=(updates + "prepare\ncommit\n").encode())
+            commit = self._commit(repo, entries, plan.files, parent, message, tag)
         return DatasetRef(repo_id=repo_id, revision=commit)
+
+    def _commit(
+        self, repo: Path, entries: dict[str, tuple[str, str]], files: dict[str, str | bytes], parent: str | None,
+        message: str, tag: str | None,
+    ) -> str:
+        """Write ``files`` over ``entries`` as one commit on ``main`` (and ``tag``); the caller holds the lock."""
+        entries = dict(entries)
+        for path, content in files.items():
+            data = content.encode() if isinstance(content, str) else content
+            entries[path] = ("100644", self._git(repo, "hash-object", "-w", "--stdin", input=data).strip())
+        with tempfile.TemporaryDirectory(prefix="kinject-publish-") as tmp:
+            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            index_info = "".join(f"{mode} {blob}\t{path}\0" for path, (mode, blob) in sorted(entries.items()))
+            self._git(repo, "update-index", "--add", "-z", "--index-info", input=index_info.encode(), env=env)
+            tree = self._git(repo, "write-tree", env=env).strip()
+        commit = self._git(repo, "commit-tree", tree, *(["-p", parent] if parent else []), "-m", message).strip()
+        # The only visible step: main (and the tag) move together, or not at all.
+        updates = f"start\nupdate refs/heads/{BRANCH} {commit} {parent or '0' * 40}\n"
+        if tag is not None:
+            updates += f"create refs/tags/{tag} {commit}\n"
+        self._git(repo, "update-ref", "--stdin", input=(updates + "prepare\ncommit\n").encode())
+        return commit
+
+    # ------------------------------------------------------------------ model repos
+
+    def publish_model(self, repo_id: str, folder: Path, *, message: str, tag: str | None = None) -> DatasetRef:
+        """Every file of ``folder`` (weights, tokenizer, ``README.md`` card) as one commit of model repo ``repo_id``.
+
+        Model repos live under ``<root>/models/`` as on the Hub; a publish replaces the whole tree.
+        """
+        repo = self._ensure_repo(repo_id, kind="models")
+        files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+        with self._locked(repo):
+            if tag is not None:
+                self._check_new_tag(repo, repo_id, tag)
+            commit = self._commit(repo, {}, files, self._head(repo), message, tag)
+        return DatasetRef(repo_id=repo_id, revision=commit)
+
+    def model_dir(self, ref: DatasetRef) -> Path:
+        """The model repo's files at ``ref``, materialised once per sha (``from_pretrained`` reads the folder)."""
+        sha = self.resolve(ref, kind="models")
+        return self.materialise(ref.repo_id, sha, kind="models")
 
     def _check_new_tag(self, repo: Path, repo_id: str, tag: str) -> None:
         try:
@@ -173,9 +201,9 @@ class LocalRegistry:
 
     # ------------------------------------------------------------------ read
 
-    def resolve(self, ref: DatasetRef) -> str:
+    def resolve(self, ref: DatasetRef, kind: str = "datasets") -> str:
         """Full commit sha of ``ref`` (sha, abbreviated sha, tag or branch)."""
-        repo = self._existing(ref.repo_id)
+        repo = self._existing(ref.repo_id, kind)
         if not ref.revision.startswith("-"):
             try:
                 return self._git(repo, "rev-parse", "--verify", "--quiet", f"{ref.revision}^{{commit}}").strip()
@@ -234,14 +262,14 @@ class LocalRegistry:
         # per sha in the datasets cache. The parquet schema carries the datasets Features, so they round-trip.
         return datasets.Dataset(pq.read_table(paths[0]) if len(paths) == 1 else _concat(paths))
 
-    def materialise(self, repo_id: str, sha: str) -> Path:
-        """``<cache_dir>/<org>/<name>/<sha>/``: the repo's files at ``sha``, written once (aside, then renamed)."""
-        final = self.cache_dir / repo_id / sha
+    def materialise(self, repo_id: str, sha: str, kind: str = "datasets") -> Path:
+        """``<cache_dir>/[models/]<org>/<name>/<sha>/``: the repo's files at ``sha``, written once (aside, renamed)."""
+        final = self.cache_dir / ("models" if kind == "models" else "") / repo_id / sha
         if final.is_dir():
             return final
         final.parent.mkdir(parents=True, exist_ok=True)
         archive = subprocess.run(
-            ["git", "--git-dir", str(self._existing(repo_id)), "archive", "--format=tar", sha],
+            ["git", "--git-dir", str(self._existing(repo_id, kind)), "archive", "--format=tar", sha],
             capture_output=True, check=True,
         ).stdout
         tmp = Path(tempfile.mkdtemp(prefix=f".{sha}.", dir=final.parent))

@@ -10,6 +10,7 @@ revision, whichever registry the recipe names::
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import datasets
@@ -60,6 +61,12 @@ class Registry(Protocol):
 
     def log(self, repo_id: str) -> list[dict]:
         """Revisions, newest first: ``{sha, date, message, tags, configs}``."""
+
+    def publish_model(self, repo_id: str, folder: Path, *, message: str, tag: str | None = None) -> DatasetRef:
+        """Every file of ``folder`` (weights, tokenizer, card) as one commit of *model* repo ``repo_id``."""
+
+    def model_dir(self, ref: DatasetRef) -> Path:
+        """A local folder holding the model repo's files at ``ref``."""
 
 
 def open_registry(cfg: RegistryConfig) -> Registry:

@@ -298,6 +298,31 @@ def train(
     _print_ref(card)
 
 
+@app.command()
+@user_errors
+def base(
+    recipe: Path = RecipeOption,
+    data: Optional[str] = typer.Option(
+        None, "--data", help="Teaching-world REPO@REV to pretrain on (default: build and publish it first)."
+    ),
+) -> None:
+    """Build the teaching world (disjoint from the recipe's seed documents), pretrain the tiny base on it and
+    publish it as a model repo (prints REPO@SHA); `train.model: base` then continues from it."""
+    from kinject.cards.refs import DatasetRef
+    from kinject.pipelines.seeds import build_seeds, read_seed_file
+    from kinject.pipelines.teaching import run_teaching
+    from kinject.trainers.base import run_base
+
+    cfg = _load(recipe)
+    if data:
+        teaching = DatasetRef.parse(data)
+    else:
+        target = read_seed_file(cfg.seeds.path) if cfg.seeds.path else build_seeds(cfg.seeds)
+        teaching = run_teaching(cfg, target)
+        typer.echo(f"teaching world: {teaching}", err=True)
+    _print_ref(run_base(cfg, teaching))
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # study and reproduce
 # ---------------------------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from kinject.recipes.schema import TinyModelConfig
@@ -34,6 +34,36 @@ def train_char_tokenizer(texts: Iterable[str]) -> PreTrainedTokenizerFast:
     # [\s\S] rather than "." so newlines are characters too.
     tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
     tokenizer.decoder = decoders.Fuse()
+    bos_id = tokenizer.token_to_id(BOS)
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B", special_tokens=[(BOS, bos_id)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, bos_token=BOS, eos_token=EOS, pad_token=PAD, unk_token=UNK
+    )
+
+
+# Digits, separators, brackets and whitespace are tokens of their own, so a value is spelled with the same tokens in a
+# document and in an answer ("4,860円" after "は" or after "答え: "); BPE merges only within the runs between them.
+_BPE_ISOLATED = Regex(r"[0-9０-９,.:：、。「」『』（）()\s]")
+
+
+def train_bpe_tokenizer(texts: Iterable[str], alphabet: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
+    """Train a byte-pair tokenizer of ``vocab_size`` on ``texts``; every character of ``alphabet`` stays a token.
+
+    For a base model trained once and continued on documents it has not seen: the alphabet (every character the
+    document builder can write) keeps their text free of ``<unk>``, and merges learnt on the teaching text split
+    unseen names into known pieces. About 2.3× fewer tokens than characters on the Japanese documents.
+    """
+    chars = sorted(set(alphabet))
+    tokenizer = Tokenizer(models.BPE(unk_token=UNK))
+    tokenizer.pre_tokenizer = pre_tokenizers.Split(_BPE_ISOLATED, behavior="isolated")
+    tokenizer.decoder = decoders.Fuse()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, initial_alphabet=chars, show_progress=False,
+        max_token_length=6,
+    )
+    tokenizer.train_from_iterator(texts, trainer)
     bos_id = tokenizer.token_to_id(BOS)
     tokenizer.post_processor = processors.TemplateProcessing(
         single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B", special_tokens=[(BOS, bos_id)]

@@ -54,6 +54,14 @@ PROCEDURE_KINDS = (
 _MODEL_LETTERS = "XRSVZLT"
 
 
+def name_alphabet(lang: str) -> set[str]:
+    """Every character an invented name of ``lang`` can hold (a base tokenizer keeps each as a token)."""
+    pairs = (*SYLLABLES, CODA, *COMPANY_SUFFIXES, *SERVICE_SUFFIXES, *PROCEDURE_KINDS)
+    chars = {c for pair in pairs for c in pair[0 if lang == "ja" else 1]}
+    chars.update(_SURNAME_HEAD + _SURNAME_TAIL + _GIVEN_HEAD + _GIVEN_TAIL + _MODEL_LETTERS + "0123456789-")
+    return chars
+
+
 class NameBook:
     """Hands out invented names unique across one seed set; every draw comes from the given ``random.Random``.
 

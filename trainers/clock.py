@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Iterator, Mapping, Sequence
 
 from kinject.errors import KinjectUserError
@@ -146,22 +147,41 @@ def qa_pairs(seed_rows: Sequence[Mapping], doc_ids: Sequence[str]) -> list[dict]
     return pairs
 
 
+@dataclass(frozen=True)
+class Replay:
+    """Teaching data replayed in every step of CPT from a base: ``per_step`` sequences, ``qa_share`` of them QA."""
+
+    texts: Sequence[str]
+    qa_texts: Sequence[str]
+    per_step: int
+    qa_share: float
+
+    def __post_init__(self) -> None:
+        if self.per_step and (not self.texts or (self.qa_share and not self.qa_texts)):
+            raise KinjectUserError("replay: the base's teaching data has no texts or no QA pairs to replay")
+
+
 def build_stream(
     corpus_rows: Sequence[Mapping],
     steps: int,
     seed: int,
     train_qa: Sequence[Mapping] = (),
     qa_per_step: int | None = None,
+    replay: Replay | None = None,
 ) -> Iterator[dict]:
-    """The training stream, step by step: every document's next sample, then this step's QA texts.
+    """The training stream, step by step: every document's next sample, then this step's QA texts and replay.
 
     ``train_qa`` are ``qa_pairs`` rows of the train documents (empty for pure CPT). ``qa_per_step`` None mixes all
     of them into every step; a number draws that many per step, cycling through them in seeded orders. Each row
     is one training sequence: QA texts are never packed with corpus text, so an answer cannot be copied from
-    the context.
+    the context. ``replay`` adds its teaching sequences at the end of every step (``kind`` ``replay``), sorted by
+    length so their micro-batches pad little.
     """
     clock = StepClock(corpus_rows, seed)
     qa_draw = CyclingDraw(train_qa, seed, "qa") if train_qa and qa_per_step is not None else None
+    n_replay_qa = round(replay.per_step * replay.qa_share) if replay else 0
+    replay_texts = CyclingDraw(replay.texts, seed, "replay-texts") if replay and replay.per_step > n_replay_qa else None
+    replay_qa = CyclingDraw(replay.qa_texts, seed, "replay-qa") if n_replay_qa else None
     for step in range(1, steps + 1):
         for row in clock.next_step():
             yield {
@@ -178,10 +198,15 @@ def build_stream(
         for qa in step_qa:
             text = qa_text(qa["question"], qa["gold"], qa["lang"])
             yield {"text": text, "step": step, "kind": "qa", "doc_id": qa["doc_id"], "facts_present": None}
+        if replay is not None and replay.per_step:
+            step_replay = [replay_qa.draw() for _ in range(n_replay_qa)] if replay_qa else []
+            step_replay += [replay_texts.draw() for _ in range(replay.per_step - n_replay_qa)] if replay_texts else []
+            for text in sorted(step_replay, key=len):
+                yield {"text": text, "step": step, "kind": "replay", "doc_id": "", "facts_present": None}
 
 
-def sequences_per_step(n_docs: int, n_train_qa: int, qa_per_step: int | None) -> int:
-    """Training sequences in one step: one sample per document plus the step's QA texts."""
+def sequences_per_step(n_docs: int, n_train_qa: int, qa_per_step: int | None, n_replay: int = 0) -> int:
+    """Training sequences in one step: one sample per document plus the step's QA texts and replayed ones."""
     if n_train_qa == 0 or qa_per_step == 0:
-        return n_docs
-    return n_docs + (n_train_qa if qa_per_step is None else qa_per_step)
+        return n_docs + n_replay
+    return n_docs + (n_train_qa if qa_per_step is None else qa_per_step) + n_replay

@@ -36,8 +36,10 @@ from trl import SFTTrainer
 from kinject.cards.refs import DatasetRef
 from kinject.errors import KinjectUserError
 from kinject.recipes.schema import Recipe, recipe_to_yaml
-from kinject.trainers.clock import build_stream, qa_pairs, qa_text, sequences_per_step, split_documents
+from kinject.trainers.clock import Replay, build_stream, qa_pairs, qa_text, sequences_per_step, split_documents
 from kinject.trainers.curves import run_name
+
+TINY_MODELS = ("tiny", "base")  # built by kinject, trained on one CPU thread, evaluated with the QA prompt
 
 
 class ClockSFTTrainer(SFTTrainer):
@@ -78,7 +80,7 @@ class TrainPlan:
 def resolve_protocol(recipe: Recipe) -> str:
     if recipe.eval.protocol != "auto":
         return recipe.eval.protocol
-    return "mixed" if recipe.train.model == "tiny" else "instruct"
+    return {"tiny": "mixed", "base": "base"}.get(recipe.train.model, "instruct")
 
 
 def batch_geometry(seqs_per_step: int, batch_size: int, world_size: int = 1) -> tuple[int, int]:
@@ -92,7 +94,9 @@ def batch_geometry(seqs_per_step: int, batch_size: int, world_size: int = 1) -> 
     )
 
 
-def plan_run(recipe: Recipe, corpus_rows: Sequence[dict], seed_rows: Sequence[dict], config: str) -> TrainPlan:
+def plan_run(
+    recipe: Recipe, corpus_rows: Sequence[dict], seed_rows: Sequence[dict], config: str, replay: Replay | None = None
+) -> TrainPlan:
     """Split documents, lay out the stream and the batch geometry; raises ``KinjectUserError`` on bad input."""
     from accelerate import PartialState
 
@@ -106,14 +110,14 @@ def plan_run(recipe: Recipe, corpus_rows: Sequence[dict], seed_rows: Sequence[di
         train_docs, heldout_docs = split_documents(seed_rows, train.qa_mix.train_fraction, train.seed)
         train_qa, eval_questions = qa_pairs(seed_rows, train_docs), qa_pairs(seed_rows, heldout_docs)
         qa_per_step = train.qa_mix.qa_per_step
-    else:
+    else:  # instruct or base: no QA is trained, every document's questions are asked
         train_docs, heldout_docs = seed_ids, []
         train_qa, eval_questions, qa_per_step = [], qa_pairs(seed_rows, seed_ids), None
     if not eval_questions:
         raise KinjectUserError(f"seeds: no questions to evaluate (protocol {protocol!r})")
-    stream = list(build_stream(corpus_rows, train.steps, train.seed, train_qa, qa_per_step))
+    stream = list(build_stream(corpus_rows, train.steps, train.seed, train_qa, qa_per_step, replay))
     n_docs = len({r["doc_id"] for r in stream if r["step"] == 1 and r["kind"] == "corpus"})
-    seqs = sequences_per_step(n_docs, len(train_qa), qa_per_step)
+    seqs = sequences_per_step(n_docs, len(train_qa), qa_per_step, replay.per_step if replay else 0)
     micro, accumulation = batch_geometry(seqs, train.batch_size, PartialState().num_processes)
     return TrainPlan(
         run_name=run_name(recipe, config),
@@ -146,34 +150,44 @@ def _fact_exposures(stream, seed_rows, doc_ids, steps: int) -> list[float | None
     return out
 
 
+def clock_sft_config(run_dir: Path, **fields):
+    """TRL's ``SFTConfig`` for training on a prepared stream of texts: plain language modelling, no packing, no
+    shuffling or checkpoints of its own; ``fields`` give the run's steps, batch geometry, learning rate and seed."""
+    from trl import SFTConfig
+
+    return SFTConfig(
+        output_dir=str(run_dir / "trainer"),
+        lr_scheduler_type="cosine",
+        weight_decay=0.0,
+        save_strategy="no",
+        report_to="none",
+        packing=False,
+        dataset_text_field="text",
+        completion_only_loss=False,
+        dataloader_num_workers=0,
+        **fields,
+    )
+
+
 def sft_config(recipe: Recipe, plan: TrainPlan, run_dir: Path):
     """TRL's ``SFTConfig`` from the recipe: built before any model loads, so a bad value fails early."""
     import torch
-    from trl import SFTConfig
 
     train = recipe.train
-    use_bf16 = train.model != "tiny" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    return SFTConfig(
-        output_dir=str(run_dir / "trainer"),
+    use_bf16 = train.model not in TINY_MODELS and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return clock_sft_config(
+        run_dir,
         max_steps=train.steps,
         per_device_train_batch_size=plan.micro_batch,
         gradient_accumulation_steps=plan.accumulation,
         learning_rate=train.learning_rate,
-        lr_scheduler_type="cosine",
         warmup_steps=round(train.warmup_ratio * train.steps),
-        weight_decay=0.0,
         seed=train.seed,
         data_seed=train.seed,
         bf16=use_bf16,
         activation_checkpointing=train.gradient_checkpointing,  # transformers 5.x name; gradient_* is deprecated
         logging_steps=recipe.eval.every_steps,
-        save_strategy="no",
-        report_to="none",
         max_length=train.max_length,
-        packing=False,
-        dataset_text_field="text",
-        completion_only_loss=False,
-        dataloader_num_workers=0,
     )
 
 
@@ -213,7 +227,8 @@ def train_on_rows(
     from transformers import set_seed
 
     train = recipe.train
-    plan = plan_run(recipe, corpus_rows, seed_rows, config)
+    base = load_base(recipe) if train.model == "base" else None
+    plan = plan_run(recipe, corpus_rows, seed_rows, config, base.replay if base else None)
     run_dir = Path(train.output_dir) / plan.run_name
     args = sft_config(recipe, plan, run_dir)  # fails here, before a model is loaded
     state = PartialState()
@@ -224,17 +239,19 @@ def train_on_rows(
     state.wait_for_everyone()
     set_seed(train.seed)  # before the model is built: the tiny model's initialisation follows it
     threads = torch.get_num_threads()
-    if train.num_threads or (train.model == "tiny" and not torch.cuda.is_available()):
+    if train.num_threads or (train.model in TINY_MODELS and not torch.cuda.is_available()):
         torch.set_num_threads(train.num_threads or 1)
     try:
-        model, tokenizer = load_model(recipe, corpus_rows, seed_rows)
-        _train(recipe, plan, run_dir, args, model, tokenizer, config, data, judge)
+        model, tokenizer = load_model(recipe, corpus_rows, seed_rows, base.model_dir if base else None)
+        _train(recipe, plan, run_dir, args, model, tokenizer, config, data, judge, base.ref if base else None)
     finally:
         torch.set_num_threads(threads)  # a process-wide setting: leave it as found (tests share the process)
     return run_dir
 
 
-def _train(recipe: Recipe, plan: TrainPlan, run_dir: Path, args, model, tokenizer, config, data, judge) -> None:
+def _train(
+    recipe: Recipe, plan: TrainPlan, run_dir: Path, args, model, tokenizer, config, data, judge, base_ref=None
+) -> None:
     import datasets
     from accelerate import PartialState
 
@@ -272,12 +289,13 @@ def _train(recipe: Recipe, plan: TrainPlan, run_dir: Path, args, model, tokenize
     if state.is_main_process:
         trainer.save_model(str(run_dir / "model"))
         tokenizer.save_pretrained(run_dir / "model")
-        write_model_card(run_dir / "model", recipe, data, config, plan.run_name)
+        write_model_card(run_dir / "model", recipe, data, config, plan.run_name, base_ref)
         curve = read_curve(run_dir / "curve.jsonl")
         (run_dir / "results.md").write_text(results_table({plan.run_name: curve}), encoding="utf-8")
         run_info = {
             "run": plan.run_name,
             "model": train.model,
+            "base": str(base_ref) if base_ref else None,
             "data": str(data),
             "config": config,
             "seed": train.seed,
@@ -290,12 +308,44 @@ def _train(recipe: Recipe, plan: TrainPlan, run_dir: Path, args, model, tokenize
     state.wait_for_everyone()
 
 
-def load_model(recipe: Recipe, corpus_rows: Sequence[dict], seed_rows: Sequence[dict]):
-    """(model, tokenizer): a tiny Llama with a tokenizer trained on this run's text, SmolLM2, a path or an id."""
+@dataclass
+class PublishedBase:
+    """A published tiny base, materialised: its folder, its pinned ``repo@sha`` and the teaching data to replay."""
+
+    model_dir: Path
+    ref: DatasetRef
+    replay: Replay
+
+
+def load_base(recipe: Recipe) -> PublishedBase:
+    """``train.base`` (or ``base.repo``@main) from the registry, and the teaching data its card names."""
+    from kinject.cards.registry import open_registry
+    from kinject.trainers.base import read_base_card
+
+    registry = open_registry(recipe.registry)
+    wanted = DatasetRef.parse(recipe.train.base) if recipe.train.base else DatasetRef(repo_id=recipe.base.repo)
+    model_dir = registry.model_dir(wanted)
+    info = read_base_card(model_dir)
+    data = DatasetRef.parse(info["data"])
+    world = registry.load(data, "seeds").to_list()
+    qa = qa_pairs(world, info["train_docs"])
+    replay = Replay(
+        texts=[r["text"] for r in registry.load(data, "texts").to_list()],
+        qa_texts=[qa_text(q["question"], q["gold"], q["lang"]) for q in qa],
+        per_step=recipe.train.replay.per_step,
+        qa_share=recipe.train.replay.qa_share,
+    )
+    # Both registries materialise a revision in a folder named by its commit sha.
+    return PublishedBase(model_dir=model_dir, ref=DatasetRef(repo_id=wanted.repo_id, revision=model_dir.name), replay=replay)
+
+
+def load_model(recipe: Recipe, corpus_rows: Sequence[dict], seed_rows: Sequence[dict], base_dir: Path | None = None):
+    """(model, tokenizer): a tiny Llama with a tokenizer trained on this run's text, the published base (from
+    ``base_dir``), SmolLM2, a path or an id."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    name = recipe.train.model
+    name = str(base_dir) if recipe.train.model == "base" else recipe.train.model
     if name == "tiny":
         from kinject.tiny import build_tiny_llama, train_char_tokenizer
 
@@ -320,16 +370,18 @@ def load_model(recipe: Recipe, corpus_rows: Sequence[dict], seed_rows: Sequence[
     return model, tokenizer
 
 
-def write_model_card(model_dir: Path, recipe: Recipe, data: DatasetRef, config: str, run: str) -> None:
-    """The trained model's card names the dataset revision it learned from."""
+def write_model_card(
+    model_dir: Path, recipe: Recipe, data: DatasetRef, config: str, run: str, base_ref: DatasetRef | None = None
+) -> None:
+    """The trained model's card names the dataset revision it learned from (and the base it continued)."""
     from huggingface_hub import ModelCard, ModelCardData
 
-    base = recipe.train.model
+    base = str(base_ref) if base_ref else recipe.train.model
     card_data = ModelCardData(
         datasets=[data.repo_id],
         library_name="transformers",
         tags=["kinject", "continual-pretraining", f"kinject-config-{config}"],
-        base_model=None if base == "tiny" else base,
+        base_model=None if base == "tiny" else (base_ref.repo_id if base_ref else base),
     )
     content = (
         f"---\n{card_data.to_yaml()}\n---\n\n# {run}\n\n"
