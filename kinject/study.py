@@ -184,6 +184,36 @@ def plan_conditions(recipe: Recipe, refs: Mapping[str, str]) -> list[Condition]:
     return out
 
 
+def ensure_base(recipe: Recipe, seed_docs: list[dict]) -> tuple[Recipe, float]:
+    """With ``train.model: base``, the recipe pinned to one base revision (``train.base`` = ``repo@sha``) and the
+    minutes spent building it: ``train.base`` as given, else ``base.repo``@main when its card was built from the
+    same ``base`` section, else a new base (teaching world, then pretraining) published now."""
+    if recipe.train.model != "base":
+        return recipe, 0.0
+    from kinject.cards.registry import open_registry
+    from kinject.trainers.base import read_base_card
+
+    registry = open_registry(recipe.registry)
+    if recipe.train.base:
+        return recipe, 0.0
+    try:
+        model_dir = registry.model_dir(DatasetRef(repo_id=recipe.base.repo))
+        if read_base_card(model_dir)["base"] == recipe.base.model_dump(mode="json"):
+            _banner(f"reusing the published base {recipe.base.repo}@{model_dir.name[:7]}")
+            return _override(recipe, "train", base=f"{recipe.base.repo}@{model_dir.name}"), 0.0
+    except KinjectUserError:
+        pass  # not published yet (or not a kinject base): build it
+    from kinject.pipelines.teaching import run_teaching
+    from kinject.trainers.base import run_base
+
+    started = time.monotonic()
+    _banner(f"building the tiny base ({recipe.base.steps} steps on the teaching world)")
+    ref = run_base(recipe, run_teaching(recipe, seed_docs))
+    minutes = (time.monotonic() - started) / 60
+    _banner(f"base {ref} built in {minutes:.1f} min")
+    return _override(recipe, "train", base=str(ref)), minutes
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # 2. train
 # ---------------------------------------------------------------------------------------------------------------
@@ -295,6 +325,7 @@ def retrain(recipe: Recipe, data: DatasetRef, config: str, output_dir: Path) -> 
 
 def run_study(recipe: Recipe, out: Path | None = None, publish: bool = True) -> DatasetRef | None:
     """All four phases; returns the published study revision (None with ``publish=False``)."""
+    from kinject.cards.registry import open_registry
     from kinject.study_report import write_report
 
     out = Path(out or recipe.study.out)
@@ -302,18 +333,19 @@ def run_study(recipe: Recipe, out: Path | None = None, publish: bool = True) -> 
     started = time.monotonic()
     refs = build_data(recipe, out)
     data_minutes = (time.monotonic() - started) / 60
+    seed_ref = DatasetRef.parse(next(iter(refs.values())))
+    recipe, base_minutes = ensure_base(recipe, open_registry(recipe.registry).load(seed_ref, "seeds").to_list())
     conditions = plan_conditions(recipe, refs)
     jobs = plan_jobs(recipe, conditions, out)
     print(f"[study] data ready in {data_minutes:.1f} min; {len(jobs)} training runs for {len(conditions)} curves",
           flush=True)
     seconds = train_all(recipe, jobs, out)
-    timing = {"data_minutes": data_minutes, "total_minutes": (time.monotonic() - started) / 60,
+    timing = {"data_minutes": data_minutes, "base_minutes": base_minutes,
+              "total_minutes": (time.monotonic() - started) / 60,
               "run_minutes": {name: s / 60 for name, s in seconds.items()}}
     files = write_report(recipe, conditions, jobs, refs, timing, out)
     if not publish:
         return None
-    from kinject.cards.registry import open_registry
-
     registry = open_registry(recipe.registry)
     payload = {f"study/{path.name}": path.read_bytes() if path.suffix == ".png" else path.read_text("utf-8")
                for path in files}

@@ -235,8 +235,12 @@ def budget_line(recipe: Recipe, jobs, timing: Mapping) -> str:
     """Wall time and the budget verdict; a resumed study reused runs whose time this invocation did not see."""
     study = recipe.study
     reused = sum(not timing["run_minutes"].get(job.run_dir.name) for job in jobs)  # 0: skipped as done
+    base = ""
+    if recipe.train.model == "base":
+        built = timing.get("base_minutes") or 0
+        base = (f"the tiny base {recipe.train.base} " + (f"built in {built:.1f} min" if built else "reused") + "; ")
     line = (f"Wall time of this invocation {timing['total_minutes']:.1f} min (data {timing['data_minutes']:.1f} min; "
-            f"{len(jobs)} training runs, {study.workers} at a time, {study.threads_per_worker} thread(s) each).")
+            f"{base}{len(jobs)} training runs, {study.workers} at a time, {study.threads_per_worker} thread(s) each).")
     if reused:
         return (line + f" {reused} of {len(jobs)} runs were reused from an earlier invocation, so the study's whole "
                 f"wall time is not measured here and the {study.budget_minutes:g} min budget is not checked.")

@@ -90,6 +90,12 @@ def test_base_is_published_with_its_data_revision_and_cpt_continues_from_it(tmp_
     assert info["data"] == str(teaching) and len(info["heldout_docs"]) == 5 and len(info["train_docs"]) == 10
     assert [p["step"] for p in read_curve(model_dir / "curve.jsonl")] == [0, 2, 4]
 
+    from kinject.study import ensure_base
+
+    pinned, minutes = ensure_base(recipe, target)  # the study reuses a base built from the same `base` section
+    assert pinned.train.base == str(ref) and minutes == 0.0
+    assert ensure_base(pinned, target) == (pinned, 0.0)
+
     base = load_base(recipe)
     assert base.ref == ref  # train.base None: base.repo at main
     teaching_qa = {text for text in base.replay.qa_texts}
