@@ -271,15 +271,26 @@ def write_report(recipe: Recipe, conditions, jobs, refs: Mapping[str, str], timi
     r, t = recipe, recipe.train
     n_docs = r.seeds.per_category * len(r.seeds.categories)
     source = r.source or f"recipes/{r.name}.yaml"
+    if t.model == "base":
+        b = r.base
+        model = (f"model: the tiny base `{t.base}` (hidden {b.tiny.hidden_size}, {b.tiny.num_layers} layers, "
+                 f"{b.vocab_size}-token BPE), pretrained {b.steps} steps on a teaching world of "
+                 f"{b.teaching.per_category * len(r.seeds.categories)} fictional documents sharing no name and no "
+                 f"identifying value with the target set, continued {t.steps} steps at lr {t.learning_rate:g} "
+                 f"(warm-up {t.warmup_ratio:g}, cosine) with {t.replay.per_step} teaching sequences replayed per step "
+                 f"({t.replay.qa_share:.0%} QA); no target QA is trained; accuracy on all {n_docs} documents' "
+                 f"questions every {r.eval.every_steps} steps")
+    else:
+        model = (f"model `{t.model}` (hidden {t.tiny.hidden_size}, {t.tiny.num_layers} layers, {t.tiny.num_heads} "
+                 f"heads) trained {t.steps} steps at lr {t.learning_rate:g} (warm-up {t.warmup_ratio:g}, cosine); "
+                 f"mixed training: QA of {t.qa_mix.train_fraction:.0%} of the documents in every step, accuracy on "
+                 f"the held-out documents' questions every {r.eval.every_steps} steps")
     lines = [
         f"# Study `{r.name}`: the paper's figures at this scale\n",
         f"Made by `kinject study --recipe {source}` (`make study`). {budget_line(r, jobs, timing)}\n",
         f"Scale: {n_docs} fictional {r.seeds.lang} documents ({r.seeds.per_category} per category × "
         f"{len(r.seeds.categories)}), {r.seeds.questions_per_doc} questions each; generator `{r.generator.backend}`; "
-        f"{r.corpus.samples_per_doc} samples per document; model `{t.model}` (hidden {t.tiny.hidden_size}, "
-        f"{t.tiny.num_layers} layers, {t.tiny.num_heads} heads) trained {t.steps} steps at lr {t.learning_rate:g} "
-        f"(warm-up {t.warmup_ratio:g}, cosine); mixed training: QA of {t.qa_mix.train_fraction:.0%} of the documents "
-        f"in every step, accuracy on the held-out documents' questions every {r.eval.every_steps} steps, judged by "
+        f"{r.corpus.samples_per_doc} samples per document; {model}, judged by "
         f"`{r.judge.kind}`; seeds {r.study.seeds} (curves are their mean). Paper: 50 documents, 1,000 samples, "
         "1,000 steps, Llama-3-ELYZA-JP-8B, GPT-4o judge.\n",
         "Documents: one template per category; the subject's full name appears only in the first sentence, later "

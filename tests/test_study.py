@@ -21,11 +21,19 @@ corpus: {{samples_per_doc: 8, seed: 0}}
 selection:
   perplexity: {{fraction: 0.5, keep: [bottom], reference_steps: 5}}
 registry: {{kind: local, root: {root}/registry, cache_dir: {root}/cache, repo: test/study-mini}}
-train:
+base:
+  teaching: {{per_category: 3, texts_per_doc: 3}}
   tiny: {{hidden_size: 32, num_layers: 1, num_heads: 2, intermediate_size: 64}}
+  vocab_size: 400
+  steps: 4
+  batch_size: 8
+  micro_batch: 4
+  eval_every: 2
+  eval_questions: 8
+train:
   steps: 6
   batch_size: 16
-  qa_mix: {{qa_per_step: 4}}
+  replay: {{per_step: 4}}
   output_dir: {root}/runs
 eval: {{every_steps: 3}}
 judge: {{kind: match, cache_dir: {root}/judge-cache}}

@@ -324,7 +324,10 @@ def load_base(recipe: Recipe) -> PublishedBase:
 
     registry = open_registry(recipe.registry)
     wanted = DatasetRef.parse(recipe.train.base) if recipe.train.base else DatasetRef(repo_id=recipe.base.repo)
-    model_dir = registry.model_dir(wanted)
+    try:
+        model_dir = registry.model_dir(wanted)
+    except KinjectUserError as exc:
+        raise KinjectUserError(f"train.model base: {exc}; build it with `make base RECIPE={recipe.source}`") from None
     info = read_base_card(model_dir)
     data = DatasetRef.parse(info["data"])
     world = registry.load(data, "seeds").to_list()

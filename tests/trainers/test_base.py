@@ -114,3 +114,10 @@ def test_base_is_published_with_its_data_revision_and_cpt_continues_from_it(tmp_
     assert run["base"] == str(ref) and run["model"] == "base"
     assert [p["n"] for p in read_curve(run_dir / "curve.jsonl")] == [80, 80]
     assert "kinject/tiny-base-ja" in (run_dir / "model" / "README.md").read_text()
+
+
+def test_cpt_from_a_base_that_was_never_built_says_how_to_build_it(tmp_path):
+    from kinject.trainers.cpt import load_base
+
+    with pytest.raises(KinjectUserError, match=r"no such model repo.*make base"):
+        load_base(_recipe(tmp_path))
