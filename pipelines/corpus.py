@@ -40,7 +40,8 @@ LLM_BATCH = 64
 
 
 def corpus_features(failures: bool = False):
-    """The ``datasets.Features`` of a corpus row (DESIGN.md's contract); failures add ``reason``."""
+    """The ``datasets.Features`` of a corpus row (docs/architecture.md, "Data contracts"); failures add
+    ``reason``."""
     from datasets import Features, List, Value
 
     string, int64 = Value("string"), Value("int64")
