@@ -38,6 +38,11 @@ from kinject.text import JAPANESE_CHAR, lang_of, normalize
 
 SLOT = "\ue000"  # a private-use character marks where the subject goes (texts may contain any brace)
 
+# Sentences and the topic are found by regex, not by a library. pysbd was measured on the seed documents: the same
+# sentences for all 50 Japanese ones, but on 14 of 50 English ones it reads a unit before a full stop ("1730 W.")
+# as an abbreviation and merges two sentences. The topic (the words before the first は/とは, or before is/was) is
+# only a fallback after the fact table's ``name``; a morphological analyser (fugashi and a MeCab dictionary) would
+# be a heavy dependency for that one phrase.
 _SENTENCE = {"ja": re.compile(r"[^。！？\n]+[。！？]?"), "en": re.compile(r"[^\n]+?(?:[.!?](?=\s|$)|$)", re.M)}
 _JA_TOPIC = re.compile(r"^[「『]?(.{2,40}?)[」』]?(?:とは|は)")
 _EN_TOPIC = re.compile(r"^(.{2,60}?)\s+(?:is|was|are|were)\b")
