@@ -4,7 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-from kinject.trainers.match_judge import MAX_ANSWER_CHARS, MatchJudge, cut_answer, find_quantities, judge_answer, normalize
+from kinject.trainers.match_judge import (
+    MAX_ANSWER_CHARS, MatchJudge, cut_answer, find_quantities, judge_answer, normalize,
+)
 
 # (gold, answer, verdict, reason)
 CASES = [
