@@ -13,6 +13,7 @@ same reading the match judge gives an answer.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import Counter
 from typing import Iterable
@@ -58,6 +59,14 @@ def _values_by_dim(text: str) -> dict[str, set]:
     return out
 
 
+@functools.lru_cache(maxsize=1024)
+def _document_quantities(source: str, values: tuple[str, ...]) -> tuple[tuple[tuple[str, ...], ...], dict]:
+    """Per fact value, the kinds of quantity it states; and the values of each kind the document or its table
+    allow. The same for every row of a document, so computed once per document."""
+    dims = tuple(tuple(sorted({q.dim for q in find_quantities(fold(value)) if q.dim is not None})) for value in values)
+    return dims, _values_by_dim(source + "\n" + "\n".join(values))
+
+
 def value_contradictions(text: str, facts: Iterable[dict], source: str) -> list[str]:
     """Keys of the facts whose value the text contradicts: it states a quantity of the kind of a fact's value
     (``1500円`` where the table says ``1200円``) that neither the fact table nor the source document contains.
@@ -66,14 +75,12 @@ def value_contradictions(text: str, facts: Iterable[dict], source: str) -> list[
     which fact they would contradict. Values compare after unit conversion (``3500g`` states ``3.5kg``).
     """
     facts = list(facts)
-    fact_dims = {fact["key"]: {q.dim for q in find_quantities(fold(str(fact["value"]))) if q.dim is not None}
-                 for fact in facts}
-    if not any(fact_dims.values()):
+    dims, allowed = _document_quantities(source, tuple(str(fact["value"]) for fact in facts))
+    if not any(dims):
         return []
     stated = _values_by_dim(text)
-    allowed = _values_by_dim(source + "\n" + "\n".join(str(fact["value"]) for fact in facts))
-    return [fact["key"] for fact in facts
-            if any(stated.get(dim, set()) - allowed.get(dim, set()) for dim in sorted(fact_dims[fact["key"]]))]
+    return [fact["key"] for fact, kinds in zip(facts, dims)
+            if any(stated.get(dim, set()) - allowed.get(dim, set()) for dim in kinds)]
 
 
 def text_hash(text: str) -> str:
