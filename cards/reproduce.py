@@ -113,7 +113,7 @@ def reproduce(
     ``registry_cfg`` says where the card lives (default: the local registry of ``recipes/cpu.yaml``'s
     defaults); the recorded recipe's own ``registry`` is replaced by it, so the data is read from the same
     place. ``retrain`` defaults to ``kinject.study.retrain``, imported here rather than at module level
-    because ``cards`` must not import ``trainers`` (DESIGN.md): the core package wires the two together.
+    because ``cards`` must not import ``trainers`` (docs/architecture.md): the core package wires the two together.
     """
     from kinject.cards.registry import open_registry
     from kinject.recipes.schema import RegistryConfig

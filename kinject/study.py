@@ -1,7 +1,7 @@
 """``kinject study``: the paper's experiments at the recipe's scale, in one command, results published.
 
 It lives in the core package because it drives both pipelines (corpora, subsets, the mix) and trainers, which
-must not import each other (DESIGN.md). Four phases, each resumable:
+must not import each other (docs/architecture.md). Four phases, each resumable:
 
 1. data — ``run_corpus`` per method, ``run_selection`` (Fig. 2 at ``selection.*`` fractions, App. C at
    ``study.few_samples``), ``run_subsample`` (App. B) and ``run_mix`` (beyond the paper). The refs are kept in

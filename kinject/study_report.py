@@ -20,7 +20,7 @@ FIGURES = {
     "beyond": "Beyond the paper: exposure-balanced mix",
 }
 
-# DESIGN.md "Paper summary" (Kadoya & Kawagoshi 2025): 1,000 steps, 1,000 samples per document, an 8 B model.
+# The paper's results (Kadoya & Kawagoshi 2025): 1,000 steps, 1,000 samples per document, an 8 B model.
 PAPER_STEPS_TO_85 = {"rephrase": "≈650", "graph": "≈250", "fact": "≈200", "none": "never (peak ≈0.65)"}
 PAPER_FINAL = {
     "rephrase": "<0.90", "graph": "≈0.92", "fact": ">0.93", "none": "≈0.30 (after a ≈0.65 peak at ≈500)"

@@ -1,6 +1,6 @@
 """Tiny models built from config: a character-level tokenizer and a small Llama.
 
-The offline default base model (DESIGN.md, "Embedded defaults"): no weights are downloaded, the tokenizer is
+The offline default base model (docs/architecture.md, "Embedded defaults"): no weights are downloaded, the tokenizer is
 trained on the seed and corpus text of the run, and both are saved with the run. Character level suits this
 size: a few hundred symbols cover a Japanese corpus, every fact value is spelled out character by character,
 and there is no out-of-vocabulary problem within the run's own text.

@@ -7,25 +7,21 @@ whichever generator wrote it. ``check_rows`` applies them in a fixed order and s
 ``value_contradiction``, ``duplicate``; extraction failures come from the method modules as
 ``unparseable_extraction``) — nothing is dropped silently.
 
-Matching is done on a normalised form (NFKC, so full-width digits and letters become ASCII; thousands separators
-removed between digits; case folded; whitespace removed) because the paper's generator and our composer both write
-``1,200円`` / ``１２００円`` / ``1200 円`` for the same value.
+Values are matched in ``kinject.text.normalize``'s form and numbers read by ``kinject.text.find_quantities``, the
+same reading the match judge gives an answer.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import re
-import unicodedata
 from collections import Counter
 from typing import Iterable
 
-# A text in a Japanese document must be at least this share kana/kanji among its letters: the paper found
-# English-only outputs among Japanese samples; a Japanese sentence that quotes an English product name stays
-# far above it (names are a few letters among dozens of kana/kanji).
-MIN_JA_SHARE = 0.3
-# An English text may contain a few non-ASCII letters (names such as "Café"), but no more than this share.
-MAX_EN_NON_ASCII_SHARE = 0.1
+from kinject.text import find_quantities, fold, lang_ok, normalize
+
+__all__ = ["REASONS", "normalize", "facts_present", "lang_ok", "length_reason", "value_contradictions", "text_hash",
+           "check_rows", "exposures"]
 
 REASONS: tuple[str, ...] = (
     "unparseable_extraction",
@@ -37,37 +33,10 @@ REASONS: tuple[str, ...] = (
     "duplicate",
 )
 
-_THOUSANDS = re.compile(r"(?<=\d)[,，](?=\d{3}(?!\d))")
-_SPACE = re.compile(r"\s+")
-_JA = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3005]")
-# A number (possibly decimal) and the unit or counter word after it in a fact value: 1200円, 3.5kg, 2019年, 24時間.
-_VALUE_UNIT = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?) ?([^\d\s.,、。・:：;；()（）「」\"'!?！？/]{1,4})")
-
-
-def normalize(text: str) -> str:
-    """NFKC, thousands separators removed between digits, case folded, all whitespace removed."""
-    text = unicodedata.normalize("NFKC", text or "")
-    text = _THOUSANDS.sub("", text)
-    return _SPACE.sub("", text.casefold())
-
-
 def facts_present(text: str, facts: Iterable[dict]) -> list[str]:
     """Keys of the facts whose value the text states (normalised substring match), in fact-table order."""
     norm = normalize(text)
     return [fact["key"] for fact in facts if (value := normalize(str(fact["value"]))) and value in norm]
-
-
-def lang_ok(text: str, lang: str) -> bool:
-    """Whether the text is written in ``lang`` (``ja``: enough kana/kanji; ``en``: mostly ASCII letters)."""
-    letters = [ch for ch in unicodedata.normalize("NFKC", text or "") if ch.isalpha()]
-    if not letters:
-        return False
-    if lang == "ja":
-        return sum(1 for ch in letters if _JA.match(ch)) / len(letters) >= MIN_JA_SHARE
-    if lang == "en":
-        non_ascii = sum(1 for ch in letters if not ch.isascii())
-        return non_ascii / len(letters) <= MAX_EN_NON_ASCII_SHARE
-    return True  # a language we have no rule for: accept rather than reject everything
 
 
 def length_reason(text: str, min_chars: int, max_chars: int) -> str | None:
@@ -82,38 +51,36 @@ def length_reason(text: str, min_chars: int, max_chars: int) -> str | None:
     return None
 
 
-def _spaced(text: str) -> str:
-    """Like ``normalize`` but whitespace kept as one space, so "2011.\n14 minutes" is not read as 2011.14."""
-    text = _THOUSANDS.sub("", unicodedata.normalize("NFKC", text or ""))
-    return _SPACE.sub(" ", text.casefold())
+def _values_by_dim(text: str) -> dict[str, set]:
+    out: dict[str, set] = {}
+    for q in find_quantities(fold(text)):
+        if q.dim is not None:
+            out.setdefault(q.dim, set()).add(q.value)
+    return out
 
 
-def _units(value: str) -> list[str]:
-    return [unit for _, unit in _VALUE_UNIT.findall(_spaced(value))]
-
-
-def _numbers_before(unit: str, text: str) -> set[str]:
-    return set(re.findall(r"(?<![\d.])(\d+(?:\.\d+)?) ?" + re.escape(unit), text))
+@functools.lru_cache(maxsize=1024)
+def _document_quantities(source: str, values: tuple[str, ...]) -> tuple[tuple[tuple[str, ...], ...], dict]:
+    """Per fact value, the kinds of quantity it states; and the values of each kind the document or its table
+    allow. The same for every row of a document, so computed once per document."""
+    dims = tuple(tuple(sorted({q.dim for q in find_quantities(fold(value)) if q.dim is not None})) for value in values)
+    return dims, _values_by_dim(source + "\n" + "\n".join(values))
 
 
 def value_contradictions(text: str, facts: Iterable[dict], source: str) -> list[str]:
-    """Keys of the facts whose value the text contradicts: it states a number with the unit of a fact's value
+    """Keys of the facts whose value the text contradicts: it states a quantity of the kind of a fact's value
     (``1500円`` where the table says ``1200円``) that neither the fact table nor the source document contains.
 
-    A number is only compared when it carries the unit of a fact value: bare numbers have no context to tell
-    which fact they would contradict.
+    A number is only compared when it carries a unit of a fact value's kind: bare numbers have no context to tell
+    which fact they would contradict. Values compare after unit conversion (``3500g`` states ``3.5kg``).
     """
     facts = list(facts)
-    norm_text, norm_source = _spaced(text), _spaced(source)
-    table = _spaced(" ; ".join(str(fact["value"]) for fact in facts))
-    keys = []
-    for fact in facts:
-        for unit in _units(str(fact["value"])):
-            allowed = _numbers_before(unit, norm_source) | _numbers_before(unit, table)
-            if _numbers_before(unit, norm_text) - allowed:
-                keys.append(fact["key"])
-                break
-    return keys
+    dims, allowed = _document_quantities(source, tuple(str(fact["value"]) for fact in facts))
+    if not any(dims):
+        return []
+    stated = _values_by_dim(text)
+    return [fact["key"] for fact, kinds in zip(facts, dims)
+            if any(stated.get(dim, set()) - allowed.get(dim, set()) for dim in kinds)]
 
 
 def text_hash(text: str) -> str:

@@ -40,7 +40,8 @@ LLM_BATCH = 64
 
 
 def corpus_features(failures: bool = False):
-    """The ``datasets.Features`` of a corpus row (DESIGN.md's contract); failures add ``reason``."""
+    """The ``datasets.Features`` of a corpus row (docs/architecture.md, "Data contracts"); failures add
+    ``reason``."""
     from datasets import Features, List, Value
 
     string, int64 = Value("string"), Value("int64")
@@ -142,7 +143,8 @@ def work_dir(recipe: Recipe, method: str, fingerprint: str) -> Path:
 
 class _Progress(threading.Thread):
     """Follow the checkpoint file and show rows/s, ETA and tokens (distilabel's run() must own the main thread,
-    it installs signal handlers)."""
+    it installs signal handlers). Hand-written because distilabel runs each step in a child process and offers no
+    progress callback: the checkpoint is the one place the parent sees finished rows."""
 
     def __init__(self, path: Path, total: int, desc: str) -> None:
         super().__init__(daemon=True)

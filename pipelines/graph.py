@@ -8,97 +8,61 @@ fact values (``composer.nodes``) and ``ComposeRelations`` writes the text. ``cor
 samples are triples, spread evenly over the samples; pairs and triples are each cycled through all combinations
 in a seeded shuffle, so every entity is covered evenly. Deterministic from ``corpus.seed``.
 
+Prompts: ``prompts/graph_extract_<lang>.jinja2`` (extraction) and ``prompts/graph_<lang>.jinja2`` (relations).
+
 Reads: planned rows (``id, doc_id, lang, document, facts, sample, variant, entities``). Writes: corpus rows with
 ``variant`` = ``pair:`` or ``triple:`` and the entity names joined by ``|``. Stats: per-fact exposures.
 """
 
-# no `from __future__ import annotations`: distilabel finds a step's input parameter by its runtime
-# `StepInput` (typing.Annotated) annotation, which a string annotation would hide
-import functools
 import hashlib
 import itertools
-import json
 import random
-import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from distilabel.steps import Step, StepInput
-from distilabel.steps.tasks import Task
-from jinja2 import Template
 from pydantic import BaseModel, ValidationError
 
 from kinject.pipelines import composer
-from kinject.pipelines.checkpoint import generation_pipeline
+from kinject.pipelines.generation import (
+    ComposeText, ExtractFromDocument, GenerateText, extraction_pipeline, json_items, prompt_source, render,
+    text_pipeline,
+)
 from kinject.recipes.schema import CorpusConfig, GraphConfig
+from kinject.text import lang_of
 
 if TYPE_CHECKING:
     from distilabel.pipeline import Pipeline
-    from distilabel.steps import StepOutput
-    from distilabel.typing import ChatType
 
 __all__ = ["GraphConfig", "Entity", "ExtractEntities", "RelateEntities", "ComposeRelations", "compose", "plan",
            "build_pipeline"]
 
+LANGS = ("ja", "en")
+
 # ---------------------------------------------------------------------------------------------------------------
-# prompts (Japanese and English)
+# prompts: prompts/graph_extract_<lang>.jinja2 and prompts/graph_<lang>.jinja2
 # ---------------------------------------------------------------------------------------------------------------
-
-EXTRACT_ENTITIES_TEMPLATE = {
-    "ja": (
-        "次の文書に登場する重要な実体（名前・組織・製品・数値・日付・用語など）を、最大{{ max_entities }}個、"
-        "文書中の表記のまま抜き出してください。JSONだけを出力してください。"
-        '形式: {"entities": [{"name": "実体", "type": "種類"}]}\n\n文書:\n{{ document }}'
-    ),
-    "en": (
-        "List the important entities (names, organisations, products, numbers, dates, terms) in the following "
-        "document, at most {{ max_entities }}, written exactly as in the document. Output JSON only, in the form "
-        '{"entities": [{"name": "...", "type": "..."}]}\n\nDocument:\n{{ document }}'
-    ),
-}
-RELATE_TEMPLATE = {
-    "ja": (
-        "次の文書に基づいて、{% for e in entities %}「{{ e }}」{% if not loop.last %}、{% endif %}{% endfor %}"
-        "の間の関係について説明する文章を日本語で書いてください。文書に書かれていることだけを使い、"
-        "数値や名前は一字一句変えないでください。文章だけを出力してください。\n\n文書:\n{{ document }}"
-    ),
-    "en": (
-        "Based on the following document, write an English text about the relations between "
-        "{% for e in entities %}\"{{ e }}\"{% if not loop.last %}, {% endif %}{% endfor %}. Use only what the "
-        "document says and copy numbers and names exactly. Output only the text.\n\nDocument:\n{{ document }}"
-    ),
-}
-
-
-def _lang(row: dict) -> str:
-    return "ja" if row.get("lang") == "ja" else "en"
-
-
-@functools.lru_cache(maxsize=None)
-def _template(source: str) -> Template:
-    return Template(source)
 
 
 def render_extraction(doc: dict, corpus: CorpusConfig | None = None, max_entities: int | None = None) -> str:
     """The extraction request's user message for one document."""
     limit = max_entities or (corpus.graph.max_entities if corpus else GraphConfig().max_entities)
-    return _template(EXTRACT_ENTITIES_TEMPLATE[_lang(doc)]).render(
-        document=doc.get("document") or doc.get("text"), max_entities=limit)
+    return render(f"graph_extract_{lang_of(doc)}", document=doc.get("document") or doc.get("text"),
+                  max_entities=limit)
 
 
 def render_prompt(row: dict[str, Any], lang: str) -> str:
     """The relation request's user message for one planned row (also used by ``--dry-run``)."""
-    return _template(RELATE_TEMPLATE[lang]).render(document=row["document"], entities=row["entities"])
+    return render(f"graph_{lang}", document=row["document"], entities=row["entities"])
 
 
 def prompt_sha(lang: str) -> str:
-    source = EXTRACT_ENTITIES_TEMPLATE[lang] + RELATE_TEMPLATE[lang]
+    source = prompt_source(f"graph_extract_{lang}") + prompt_source(f"graph_{lang}")
     return hashlib.sha256(source.encode("utf-8")).hexdigest()
 
 
 def prompts() -> dict[str, str]:
-    return {**{f"extract_entities_{k}": v for k, v in EXTRACT_ENTITIES_TEMPLATE.items()},
-            **{f"relate_{k}": v for k, v in RELATE_TEMPLATE.items()}}
+    return {**{f"extract_entities_{k}": prompt_source(f"graph_extract_{k}") for k in LANGS},
+            **{f"relate_{k}": prompt_source(f"graph_{k}") for k in LANGS}}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -113,19 +77,9 @@ class Entity(BaseModel):
     type: str = ""
 
 
-_JSON = re.compile(r"[\[{].*[\]}]", re.S)
-
-
 def _parse_entities(text: str | None) -> list[Entity] | None:
     """Distinct entities in an extraction output (``{"entities": [...]}``, a list of objects or of strings)."""
-    if not text or not (found := _JSON.search(text)):
-        return None
-    try:
-        data = json.loads(found.group(0))
-    except json.JSONDecodeError:
-        return None
-    items = data.get("entities") if isinstance(data, dict) else data
-    if not isinstance(items, list):
+    if (items := json_items(text, "entities")) is None:
         return None
     out: list[Entity] = []
     try:
@@ -180,7 +134,7 @@ def plan(doc: dict, n: int, corpus: CorpusConfig, entities: list[str] | None = N
 # ---------------------------------------------------------------------------------------------------------------
 
 
-class ExtractEntities(Task):
+class ExtractEntities(ExtractFromDocument):
     """Extract a document's entities as JSON.
 
     Input columns: ``document``, ``lang``. Output columns: ``extracted`` (list of entity names, or None when the
@@ -189,71 +143,41 @@ class ExtractEntities(Task):
 
     max_entities: int = 12
 
-    @property
-    def inputs(self) -> list[str]:
-        return ["document", "lang"]
+    def prompt(self, row: dict[str, Any]) -> str:
+        return render_extraction(row, max_entities=self.max_entities)
 
-    @property
-    def outputs(self) -> list[str]:
-        return ["extracted", "model_name"]
-
-    def format_input(self, input: dict[str, Any]) -> "ChatType":
-        return [{"role": "user", "content": render_extraction(input, max_entities=self.max_entities)}]
-
-    def format_output(self, output: str | None, input: dict[str, Any] | None = None) -> dict[str, Any]:
+    def parse(self, output: str | None) -> list | None:
         entities = _parse_entities(output)
-        return {"extracted": None if entities is None else [e.name for e in entities]}
+        return None if entities is None else [e.name for e in entities]
 
 
-class RelateEntities(Task):
+class RelateEntities(GenerateText):
     """Write about the relations between two or three entities, grounded in the document.
 
     Input columns: ``document``, ``lang``, ``entities``. Output columns: ``generation``, ``model_name``.
     """
 
-    @property
-    def inputs(self) -> list[str]:
-        return ["document", "lang", "entities"]
-
-    @property
-    def outputs(self) -> list[str]:
-        return ["generation", "model_name"]
-
-    def format_input(self, input: dict[str, Any]) -> "ChatType":
-        return [{"role": "user", "content": render_prompt(input, _lang(input))}]
-
-    def format_output(self, output: str | None, input: dict[str, Any] | None = None) -> dict[str, Any]:
-        return {"generation": (output or "").strip()}
+    columns: ClassVar[tuple[str, ...]] = ("document", "lang", "entities")
+    render_prompt = staticmethod(render_prompt)
 
 
-class ComposeRelations(Step):
+def compose(row: dict) -> str:
+    """The composer's text for one planned row (``ComposeRelations`` below; ``benchmarks/composer_variety.py``)."""
+    doc = composer.doc_of(row)
+    by_name = {node.name: node for node in composer.nodes(doc, len(doc["facts"]) + 1)}
+    rng = composer.rng_for(row["seed"], row["doc_id"], "graph", row["sample"])
+    return composer.compose_relation(doc, [by_name[name] for name in row["entities"]], rng)
+
+
+class ComposeRelations(ComposeText):
     """The composer's text about an entity pair or triple (offline; see ``composer.py``).
 
     Input columns: ``doc_id``, ``lang``, ``document``, ``facts``, ``entities``, ``sample``, ``seed``.
     Output columns: ``generation``, ``model_name``.
     """
 
-    @property
-    def inputs(self) -> list[str]:
-        return ["doc_id", "lang", "document", "facts", "entities", "sample", "seed"]
-
-    @property
-    def outputs(self) -> list[str]:
-        return ["generation", "model_name"]
-
-    def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
-        for row in inputs:
-            row["generation"] = compose(row)
-            row["model_name"] = "composer"
-        yield inputs
-
-
-def compose(row: dict) -> str:
-    """The composer's text for one planned row (the step above; ``benchmarks/composer_variety.py``)."""
-    doc = composer.doc_of(row)
-    by_name = {node.name: node for node in composer.nodes(doc, len(doc["facts"]) + 1)}
-    rng = composer.rng_for(row["seed"], row["doc_id"], "graph", row["sample"])
-    return composer.compose_relation(doc, [by_name[name] for name in row["entities"]], rng)
+    columns: ClassVar[tuple[str, ...]] = ("doc_id", "lang", "document", "facts", "entities", "sample", "seed")
+    compose_row = staticmethod(compose)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -265,15 +189,9 @@ def build_extraction_pipeline(
     docs: list[dict], *, llm: Any, checkpoint: Path, cache_dir: Path, max_entities: int = 12, run: str = "",
     use_ray: bool = False,
 ) -> "Pipeline":
-    """``load_documents >> extract_entities >> append_to_checkpoint`` (LLM backends only)."""
-    def task():  # built inside the pipeline's context (see ``generation_pipeline``)
-        return ExtractEntities(name="extract_entities", llm=llm, max_entities=max_entities)
-
-    return generation_pipeline(
-        "kinject-graph-extract", docs, task, checkpoint, cache_dir=cache_dir, batch_size=8, run=run,
-        columns=("id", "doc_id", "extracted", "input_tokens", "output_tokens", "run"), text_column="",
-        use_ray=use_ray,
-    )
+    """``load_variants >> extract_entities >> append_to_checkpoint`` (LLM backends only)."""
+    return extraction_pipeline("graph", docs, task=ExtractEntities, llm=llm, checkpoint=checkpoint,
+                               cache_dir=cache_dir, run=run, use_ray=use_ray, max_entities=max_entities)
 
 
 def build_pipeline(
@@ -281,9 +199,6 @@ def build_pipeline(
     use_ray: bool = False,
 ) -> "Pipeline":
     """``load_variants >> relate_entities (LLM) | compose_relations (composer) >> append_to_checkpoint``."""
-    def step():  # built inside the pipeline's context (see ``generation_pipeline``)
-        return ComposeRelations(name="compose_relations") if llm is None else RelateEntities(
-            name="relate_entities", llm=llm)
-
-    return generation_pipeline("kinject-graph", rows, step, checkpoint, cache_dir=cache_dir, batch_size=batch_size,
-                               run=run, use_ray=use_ray)
+    return text_pipeline("graph", rows, llm=llm, task=RelateEntities, composer_step=ComposeRelations,
+                         checkpoint=checkpoint, cache_dir=cache_dir, batch_size=batch_size, run=run,
+                         use_ray=use_ray)

@@ -1,9 +1,9 @@
 """The recipe schema: one pydantic model per YAML section, assembled into ``Recipe``.
 
-All section models live here rather than beside the code that uses them (STYLE.md suggests the latter): a recipe
-must validate without importing torch or distilabel (``kinject recipe show`` is instant, and a bad key fails
-before any model loads), and DESIGN.md lets ``recipes`` import nothing of kinject's. Stage modules re-export
-their section model (``kinject.pipelines.graph.GraphConfig``).
+All section models live here rather than beside the code that uses them: a recipe must validate without
+importing torch or distilabel (``kinject recipe show`` is instant, and a bad key fails before any model loads),
+and ``recipes`` imports nothing of kinject's but its errors (docs/architecture.md, "Layout"). Stage modules
+re-export their section model (``kinject.pipelines.graph.GraphConfig``).
 
 Every field documents itself through ``Field(description=...)``; ``kinject recipe show`` and ``--help`` read it.
 """

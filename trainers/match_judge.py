@@ -16,19 +16,22 @@ Rules, in the order applied (each verdict carries its ``reason``):
 6. ``negated``: a negation outside the gold text (「ではない」, 「ではなく」, 「ません」, 「以外」, "not", "isn't", "never").
 7. ``multiple_candidates``: a disjunction (「または」, 「もしくは」, 「あるいは」, "or", "either", 「AかB」 next to the
    gold), or — for numeric golds — a second value of the same kind (「2019年か2020年」, 「1.2～1.5kg」).
-8. **Numeric golds** (the gold is only quantities, e.g. ``1.2kg``, ``2019年4月``, ``3,500円``, ``約120人``): numbers
-   with units are parsed from both sides — Arabic and kanji numerals (``二〇一九``, ``三千五百``, ``1万2000``,
-   ``1.2億``), ``thousand/million/billion``, units written out (``kg``/``キログラム``/``kilograms``, ``W``/``ワット``/
-   ``watts``, ``円``/``yen``/``¥``, ``%``/``パーセント``/``percent``, ``年``/``years``, ``人``/``名``/``employees``,
-   ``倍``/``times`` …; unknown Japanese counters compare literally) and converted within a dimension where that is
-   exact (``1200g`` = ``1.2kg``, ``0.5kW`` = ``500W``). Values compare exactly (``Decimal``). ``number_match``: every
+8. **Numeric golds** (the gold is only quantities, e.g. ``1.2kg``, ``2019年4月``, ``3,500円``, ``約120人``,
+   ``$18 million``): numbers with units are parsed from both sides by ``kinject.text.find_quantities`` — Arabic
+   and kanji numerals (``二〇一九``, ``三千五百``, ``1万2000``, ``1.2億``), ``thousand/million/billion`` (and
+   ``k/m/bn`` next to a currency: ``$18M``), units written out (``kg``/``キログラム``/``kilograms``, ``W``/``ワット``/
+   ``watts``, ``円``/``yen``/``¥``, ``ドル``/``米ドル``/``dollars``/``$``, ``%``/``パーセント``/``percent``,
+   ``年``/``years``, ``人``/``名``/``employees``, ``倍``/``times`` …; unknown Japanese counters compare literally)
+   and converted within a dimension where that is exact (``1200g`` = ``1.2kg``, ``0.5kW`` = ``500W``,
+   ``18 million dollars`` = ``$18 million``). Values compare exactly (``Decimal``). ``number_match``: every
    gold quantity appears and no other value of a compared kind does; a number without a unit matches any unit
    (the question asked for it). ``wrong_number``: a different value (``112kg`` or ``1.2kg`` for ``12kg``);
    ``missing``: no number at all. Numbers glued to letters (``X200``, ``v1.2``) are identifiers, not values.
 9. **Other golds** (names, places, features, codes): the gold must occur in the answer as a whole token —
    spaces, ``-``, ``・`` inside it may differ, but it may not be extended by a neighbouring letter or digit, or by
    a katakana/kanji when its own edge is one (「東京」 in 「東京都」, "Sora" in "Soraya", ``X-200`` in ``X-2000`` are
-   ``partial_token``). ``string_match`` or ``missing``.
+   ``partial_token``). When it does not occur as written, kanji numerals are read as digits on both sides and
+   it is looked for again (「三十日前までです」 for ``30日前``). ``string_match`` or ``missing``.
 
 Not handled (judged wrong): numbers written as English words, month names, paraphrases and synonyms — use the
 ``llm`` judge for those.
@@ -37,105 +40,13 @@ Not handled (judged wrong): numbers written as English words, month names, parap
 from __future__ import annotations
 
 import re
-import unicodedata
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 
-NAME = "match-v1"  # recorded in every verdict's `judge` column; bump when a rule changes
+from kinject.text import Quantity, find_quantities, script, with_arabic_numerals
+from kinject.text import fold as normalize  # rule 2: the form every rule reads
+
+NAME = "match-v2"  # recorded in every verdict's `judge` column; bump when a rule changes
 MAX_ANSWER_CHARS = 200
 
-# ---------------------------------------------------------------------------------------------------------------
-# units: surface form (casefolded, after NFKC) -> (dimension, factor to the dimension's base unit)
-# ---------------------------------------------------------------------------------------------------------------
-
-_UNIT_GROUPS: dict[str, dict[Decimal, tuple[str, ...]]] = {
-    "mass": {
-        Decimal(1): ("g", "グラム", "gram", "grams", "gramme", "grammes"),
-        Decimal("0.001"): ("mg", "ミリグラム", "milligram", "milligrams"),
-        Decimal(1000): ("kg", "キログラム", "キロ", "kilogram", "kilograms", "kilo", "kilos", "kgs"),
-        Decimal(1_000_000): ("トン", "tonne", "tonnes", "ton", "tons"),
-    },
-    "length": {
-        Decimal(1): ("mm", "ミリメートル", "ミリ", "millimeter", "millimeters", "millimetre", "millimetres"),
-        Decimal(10): ("cm", "センチメートル", "センチ", "centimeter", "centimeters", "centimetre", "centimetres"),
-        Decimal(1000): ("m", "メートル", "meter", "meters", "metre", "metres"),
-        Decimal(1_000_000): ("km", "キロメートル", "kilometer", "kilometers", "kilometre", "kilometres"),
-    },
-    "power": {
-        Decimal(1): ("w", "ワット", "watt", "watts"),
-        Decimal(1000): ("kw", "キロワット", "kilowatt", "kilowatts"),
-    },
-    "energy": {
-        Decimal(1): ("wh", "ワット時", "watt-hour", "watt-hours"),
-        Decimal(1000): ("kwh", "キロワット時", "kilowatt-hour", "kilowatt-hours"),
-    },
-    "volume": {
-        Decimal(1): ("ml", "ミリリットル", "cc", "milliliter", "milliliters", "millilitre", "millilitres"),
-        Decimal(1000): ("l", "ℓ", "リットル", "liter", "liters", "litre", "litres"),
-    },
-    "time": {
-        Decimal(1): ("秒", "sec", "secs", "second", "seconds"),  # not "s": "the 1990s"
-        Decimal(60): ("分", "min", "mins", "minute", "minutes"),
-        Decimal(3600): ("時間", "h", "hr", "hrs", "hour", "hours"),
-    },
-    "frequency": {
-        Decimal(1): ("hz", "ヘルツ", "hertz"),
-        Decimal(1000): ("khz",),
-        Decimal(1_000_000): ("mhz",),
-        Decimal(1_000_000_000): ("ghz",),
-    },
-}
-# Dimensions with a single unit (no conversion); several spellings each.
-_UNIT_NAMES: dict[str, tuple[str, ...]] = {
-    "year": ("年", "year", "years", "yr", "yrs"),
-    "age": ("歳", "才", "years old", "year old"),
-    "months": ("か月", "ヶ月", "カ月", "ケ月", "ヵ月", "箇月", "month", "months"),
-    "month_of_year": ("月",),  # 「4月」 is April, 「4か月」 four months: never equal
-    "day": ("日", "日間", "day", "days"),
-    "week": ("週間", "週", "week", "weeks"),
-    "yen": ("円", "yen", "jpy"),
-    "usd": ("ドル", "dollar", "dollars", "usd"),
-    "eur": ("ユーロ", "euro", "euros", "eur"),
-    "percent": ("%", "パーセント", "percent", "per cent", "pct"),
-    "people": ("人", "名", "people", "persons", "person", "employees", "employee", "staff", "members", "workers"),
-    "times": ("倍", "times", "fold", "x"),
-    "occurrences": ("回",),
-    "celsius": ("°c", "度", "degrees", "degree", "degrees celsius"),
-    "pieces": ("個", "pieces", "piece", "items", "item"),
-    "units": ("台", "units", "unit"),
-    "stores": ("店舗", "店", "stores", "store", "shops", "shop", "outlets", "branches"),
-    "companies": ("社", "companies", "company", "firms"),
-    "floors": ("階", "floors", "floor", "stories", "storeys"),
-    "kinds": ("種類", "種", "kinds", "types", "varieties"),
-    "things": ("つ",),
-    "inch": ("インチ", "inch", "inches"),
-    "volt": ("v", "ボルト", "volt", "volts"),
-    "mah": ("mah",),
-    "gb": ("gb", "ギガバイト", "gigabyte", "gigabytes"),
-    "mb": ("mb", "メガバイト", "megabyte", "megabytes"),
-    "tb": ("tb", "テラバイト", "terabyte", "terabytes"),
-    "pages": ("ページ", "pages", "page"),
-    "steps": ("ステップ", "steps", "step"),
-}
-_PREFIX_UNITS = {"¥": "yen", "$": "usd", "us$": "usd", "€": "eur"}
-
-_UNITS: dict[str, tuple[str, Decimal]] = {}
-for _dim, _by_factor in _UNIT_GROUPS.items():
-    for _factor, _surfaces in _by_factor.items():
-        _UNITS.update({s: (_dim, _factor) for s in _surfaces})
-for _dim, _surfaces in _UNIT_NAMES.items():
-    _UNITS.update({s: (_dim, Decimal(1)) for s in _surfaces})
-_UNIT_SURFACES = sorted(_UNITS, key=len, reverse=True)  # longest first: 「キロワット時」 before 「キロ」
-
-_SCALE_WORDS = {"thousand": Decimal(1000), "million": Decimal(10**6), "billion": Decimal(10**9)}
-_KANJI_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"零": 0}
-_KANJI_SMALL = {"十": 10, "百": 100, "千": 1000}
-_KANJI_LARGE = {"万": 10**4, "億": 10**8, "兆": 10**12}
-_KANJI_NUMERALS = "".join(_KANJI_DIGITS) + "".join(_KANJI_SMALL) + "".join(_KANJI_LARGE)
-
-_ARABIC = r"(?:\d+)(?:\.\d+)?"
-_NUMBER_RUN = re.compile(rf"(?:{_ARABIC}|[{_KANJI_NUMERALS}])+")
-_THOUSANDS = re.compile(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?![\d])")
 _FILLER = re.compile(r"約|およそ|ほぼ|about|approximately|approx\.?|around|roughly")
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -166,23 +77,6 @@ _SEP_CHARS = " \t\u3000-‐‑–—・·_'’"
 _PUNCT_EDGES = "。、.,!?！？「」『』\"'()（）[]【】:：;；"
 
 
-@dataclass(frozen=True)
-class Quantity:
-    """One number found in a text: as written (``raw``), in the dimension's base unit, the dimension (None: none)."""
-
-    raw: Decimal
-    value: Decimal
-    dim: str | None
-    start: int
-    end: int
-
-
-def normalize(text: str) -> str:
-    """NFKC, casefold, thousands separators dropped; the form every rule reads."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return _THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), text)
-
-
 def cut_answer(answer: str) -> str:
     """The part of a normalised continuation that answers the question (rule 1)."""
     text = _LEADING_PREFIX.sub("", answer.lstrip())
@@ -194,121 +88,9 @@ def _compact(text: str) -> str:
     return "".join(c for c in text if c not in _SEP_CHARS).strip(_PUNCT_EDGES + _SEP_CHARS)
 
 
-def _script(char: str) -> str:
-    if char.isascii():
-        return "latin" if char.isalnum() else "other"
-    name = unicodedata.name(char, "")
-    if name.startswith("KATAKANA") or char == "ー":
-        return "katakana"
-    if name.startswith("CJK UNIFIED"):
-        return "kanji"
-    return "other"
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # numbers
 # ---------------------------------------------------------------------------------------------------------------
-
-
-def _parse_numeral(run: str) -> Decimal | None:
-    """Arabic and kanji numerals, mixed as written in Japanese (``1万2000``, ``三千五百``, ``二〇一九``)."""
-    if not any(c in _KANJI_SMALL or c in _KANJI_LARGE for c in run):
-        if all(c in _KANJI_DIGITS for c in run):  # digit by digit: 二〇一九
-            return Decimal("".join(str(_KANJI_DIGITS[c]) for c in run))
-        if any(c in _KANJI_DIGITS for c in run):
-            return None  # 「1二」: not a numeral anyone writes
-        try:
-            return Decimal(run)
-        except InvalidOperation:
-            return None
-    total, section, current = Decimal(0), Decimal(0), None
-    for piece in re.findall(rf"{_ARABIC}|.", run):
-        if piece in _KANJI_DIGITS:
-            if current is not None:
-                return None  # 「二三百」 is ambiguous
-            current = Decimal(_KANJI_DIGITS[piece])
-        elif piece in _KANJI_SMALL:
-            section += (current if current is not None else 1) * _KANJI_SMALL[piece]
-            current = None
-        elif piece in _KANJI_LARGE:
-            section += current if current is not None else 0
-            if section == 0:
-                return None
-            total += section * _KANJI_LARGE[piece]
-            section, current = Decimal(0), None
-        else:
-            if current is not None:
-                return None
-            current = Decimal(piece)
-    return total + section + (current if current is not None else 0)
-
-
-def _match_unit(text: str, pos: int) -> tuple[str, Decimal, int] | None:
-    """The known unit starting at ``pos`` (spaces skipped): (dimension, factor, end)."""
-    start = pos
-    while start < len(text) and text[start] == " ":
-        start += 1
-    for surface in _UNIT_SURFACES:
-        if text.startswith(surface, start):
-            end = start + len(surface)
-            # Latin units must end at a word boundary: "m" is not the start of "march".
-            if surface[-1].isascii() and surface[-1].isalpha() and end < len(text) and text[end].isascii() \
-                    and text[end].isalnum():
-                continue
-            if start > pos and not surface[0].isascii():
-                continue  # 「2019 年」 is fine, but a Japanese unit after a space is rare; keep it strict
-            dim, factor = _UNITS[surface]
-            return dim, factor, end
-    return None
-
-
-def find_quantities(text: str) -> list[Quantity]:
-    """Every number in a normalised text, with its unit when one follows (or a currency sign precedes)."""
-    found: list[Quantity] = []
-    for match in _NUMBER_RUN.finditer(text):
-        run, start, end = match.group(0), match.start(), match.end()
-        before = text[start - 1] if start else ""
-        after = text[end] if end < len(text) else ""
-        pure_kanji = not any(c.isdigit() and c.isascii() for c in run)
-        if not pure_kanji:
-            # Identifiers: digits glued to letters ("x200", "v1.2", "x-200", "200abc").
-            if before.isascii() and before.isalpha():
-                continue
-            if before in "-." and start >= 2 and text[start - 2].isascii() and text[start - 2].isalpha():
-                continue  # but 2019-2020 is a range of two values
-        else:
-            if run[0] in _KANJI_LARGE or _script(before) == "kanji":  # 万一, 統一, 唯一: part of a word
-                continue
-            if not any(c in _KANJI_DIGITS for c in run) and not _match_unit(text, end):
-                continue  # 十, 百, 千 alone count only with a unit (十人), not in 千葉
-        value = _parse_numeral(run)
-        if value is None:
-            continue
-        pos = end
-        scale = re.match(r" ?(thousand|million|billion)\b", text[pos:])
-        if scale:
-            value *= _SCALE_WORDS[scale.group(1)]
-            pos += scale.end()
-        raw = value
-        unit = _match_unit(text, pos)
-        dim: str | None = None
-        if unit:
-            dim, factor, pos = unit
-            value *= factor
-        elif pure_kanji and _script(after) in ("kanji", "katakana"):
-            continue  # 一般, 十全: a word that starts with a numeral
-        elif not pure_kanji and _script(after) in ("kanji", "katakana"):
-            literal = re.match(r"[\u4e00-\u9fff\u30a0-\u30ffー]{1,4}", text[pos:])
-            dim, pos = "lit:" + literal.group(0), pos + literal.end()
-        elif after.isascii() and after.isalpha():
-            continue  # "200abc": an identifier
-        for sign, dim_of_sign in _PREFIX_UNITS.items():
-            if text[:start].rstrip(" ").endswith(sign) and dim is None:
-                dim = dim_of_sign
-        negative = re.search(r"(?:^|[^\w])[-−]$|マイナス$", text[:start]) is not None
-        sign = -1 if negative else 1
-        found.append(Quantity(sign * raw, sign * value, dim, start, pos))
-    return found
 
 
 def _is_numeric_gold(gold: str, quantities: list[Quantity]) -> bool:
@@ -369,8 +151,8 @@ def _extends(edge: str, neighbour: str) -> bool:
     """Whether ``neighbour`` continues the token whose edge character is ``edge`` (「東京」+「都」, "sora"+"ya")."""
     if not neighbour:
         return False
-    kind = _script(edge)
-    return kind in ("latin", "katakana", "kanji") and _script(neighbour) == kind and neighbour not in "氏様"
+    kind = script(edge)
+    return kind in ("latin", "katakana", "kanji") and script(neighbour) == kind and neighbour not in "氏様"
 
 
 def _gold_spans(gold_compact: str, answer: str) -> tuple[list[tuple[int, int]], bool]:
@@ -411,6 +193,11 @@ def judge_answer(gold: str, answer: str | None) -> tuple[bool, str]:
     if len(answer_n) > MAX_ANSWER_CHARS:
         return False, "too_long"
     spans, partial = _gold_spans(gold_c, answer_n)
+    arabic, arabic_gold = with_arabic_numerals(answer_n), _compact(with_arabic_numerals(gold_n))
+    if not spans and (arabic, arabic_gold) != (answer_n, gold_c):
+        # 「三十日前までです」 answers 「30日前」: read kanji numerals as digits on both sides and look again
+        if (found := _gold_spans(arabic_gold, arabic))[0]:
+            answer_n, gold_c, (spans, partial) = arabic, arabic_gold, found
     hedged = _SOFT_HEDGE.sub(lambda m: " " * len(m.group(0)), answer_n)  # same length: spans stay valid
     masked = _mask(hedged, spans)
     if _UNCERTAIN.search(masked):
@@ -434,7 +221,7 @@ class MatchJudge:
     """Offline normalised matching (the recipe's ``judge.kind: match``).
 
     Input columns: ``gold``, ``answer``. Output columns: ``verdict`` (bool), ``reason`` (see module docstring),
-    ``judge`` (``match-v1``).
+    ``judge`` (``match-v2``).
     """
 
     name = NAME

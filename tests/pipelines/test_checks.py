@@ -59,9 +59,24 @@ def test_length_reason():
     ("保証は2年で、価格は1200円。", []),  # 2年 is in the source document: not a contradiction
     ("価格は12,000円です。", ["price"]),
     ("アルファ電卓は便利だ。", []),
+    ("アルファ電卓の重さは3500gです。", []),  # the same value in another unit
+    ("アルファ電卓の重さは4000gです。", ["weight"]),
 ])
 def test_value_contradictions(text, bad):
     assert value_contradictions(text, FACTS, SOURCE) == bad
+
+
+EN_FACTS = [{"key": "weight", "value": "0.1 kg"}, {"key": "power", "value": "300 W"}]
+EN_SOURCE = "Zariso S2 weighs 0.1 kg and draws 300 W when running."
+
+
+@pytest.mark.parametrize("text, bad", [
+    ("Zariso S2 weighs 0.1 kg and draws 300 W when running.", []),  # "S2 weighs" is a name and a verb, not 2 W
+    ("The model X5 was sold in 1996.", []),
+    ("Zariso S2 draws 350 watts.", ["power"]),
+])
+def test_value_contradictions_read_units_as_words(text, bad):
+    assert value_contradictions(text, EN_FACTS, EN_SOURCE) == bad
 
 
 def _row(i, text, doc_id="d1"):

@@ -46,7 +46,7 @@ def test_judge_file_keeps_fields_and_returns_accuracy(tmp_path):
         (True, "number_match"), (False, "wrong_number"), (True, "number_match"), (False, "empty")
     ]
     assert [r["doc_id"] for r in judged] == ["d0", "d1", "d2", "d3"] and judged[0]["step"] == 25
-    assert {r["judge"] for r in judged} == {"match-v1"}
+    assert {r["judge"] for r in judged} == {"match-v2"}
     assert sorted(p.name for p in out.parent.iterdir()) == ["judged.jsonl"]  # no temporary file left
 
 

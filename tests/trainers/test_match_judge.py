@@ -4,7 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-from kinject.trainers.match_judge import MAX_ANSWER_CHARS, MatchJudge, cut_answer, find_quantities, judge_answer, normalize
+from kinject.trainers.match_judge import (
+    MAX_ANSWER_CHARS, MatchJudge, cut_answer, find_quantities, judge_answer, normalize,
+)
 
 # (gold, answer, verdict, reason)
 CASES = [
@@ -82,6 +84,26 @@ CASES = [
     ("X-200", "X-2000", False, "partial_token"),
     ("クラウド", "クラウドサービス", False, "partial_token"),
     ("大阪", "本社は京都です。", False, "missing"),
+    # -- kanji numerals inside a longer answer to a gold that is not only a quantity
+    ("30日前", "三十日前までです", True, "string_match"),
+    ("三十日前", "30日前に申請します", True, "string_match"),
+    ("30日前", "二十日前までです", False, "missing"),
+    ("30日前", "三十日後です", False, "missing"),
+    ("30日前", "三十日前ではありません", False, "negated"),
+    ("30日前", "三十日前か四十日前", False, "multiple_candidates"),
+    ("一般", "一般的です", False, "partial_token"),  # a word with a numeral in it stays a word
+    # -- currencies written as words, signs or abbreviations next to a currency
+    ("$18 million", "18 million dollars", True, "number_match"),
+    ("$18 million", "It cost $18M.", True, "number_match"),
+    ("$18 million", "an 18-million-dollar budget", True, "number_match"),
+    ("$18 million", "1800万米ドル", True, "number_match"),
+    ("1800万ドル", "$18m", True, "number_match"),
+    ("$1.2 billion", "$1.2bn", True, "number_match"),
+    ("€5 million", "5m euros", True, "number_match"),
+    ("$18 million", "$18 billion", False, "wrong_number"),
+    ("$18 million", "18 million yen", False, "wrong_number"),
+    ("$18 million", "$18M or $20M", False, "multiple_candidates"),
+    ("18m", "18 million", False, "wrong_number"),  # without a currency, m is metres
     # -- empty and degenerate answers
     ("2019年", "", False, "empty"),
     ("2019年", None, False, "empty"),
@@ -125,5 +147,5 @@ def test_cut_answer_stops_at_the_next_question():
 def test_match_judge_keeps_fields_and_names_itself():
     rows = [{"question": "発売年は？", "gold": "2019年", "answer": "2019年です", "doc_id": "d1", "step": 25}]
     (out,) = MatchJudge().judge(rows)
-    assert out == {**rows[0], "verdict": True, "reason": "number_match", "judge": "match-v1"}
+    assert out == {**rows[0], "verdict": True, "reason": "number_match", "judge": "match-v2"}
     assert "verdict" not in rows[0]  # the input rows are not modified
