@@ -41,6 +41,9 @@ def mean_curve(curves: Sequence[Sequence[Mapping]]) -> list[dict]:
         out.append({
             "step": step,
             "accuracy": sum(p["accuracy"] for p in points) / len(points),
+            "accuracy_min": min(p["accuracy"] for p in points),  # the seed band Fig. 1 draws and findings read
+            "accuracy_max": max(p["accuracy"] for p in points),
+            "seeds": len(points),
             "per_category": {c: sum((p.get("per_category") or {}).get(c, 0.0) for p in points) / len(points)
                              for c in cats},
             "train_loss": sum(losses) / len(losses) if losses else None,
@@ -54,8 +57,24 @@ def summary(curve: Sequence[Mapping]) -> dict:
     s = summarize(curve)
     if curve:
         peak = max(curve, key=lambda p: (p["accuracy"], -p["step"]))
-        s.update(peak=peak["accuracy"], peak_step=peak["step"])
+        last = max(curve, key=lambda p: p["step"])
+        s.update(peak=peak["accuracy"], peak_step=peak["step"], seeds=last.get("seeds", 1),
+                 final_min=last.get("accuracy_min", last["accuracy"]), final_max=last.get("accuracy_max", last["accuracy"]))
     return s
+
+
+def separated(stats: Mapping[str, dict]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Pairs (better, worse) whose final min–max bands over seeds do not overlap, and pairs whose bands do: only
+    the first are findings (with one seed every band is a point, so nothing is called resolved)."""
+    resolved, unresolved = [], []
+    names = sorted(stats, key=lambda m: -(stats[m]["final_accuracy"] or 0))
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            one_seed = min(stats[a].get("seeds", 1), stats[b].get("seeds", 1)) < 2
+            apart = (stats[a].get("final_min", stats[a]["final_accuracy"]) or 0) > (
+                stats[b].get("final_max", stats[b]["final_accuracy"]) or 0)
+            (resolved if apart and not one_seed else unresolved).append((a, b))
+    return resolved, unresolved
 
 
 def _fmt(value, digits: int = 2) -> str:
@@ -185,6 +204,14 @@ def findings(by_fig: Mapping[str, Mapping[str, dict]]) -> list[str]:
         else:
             out.append(f"Fig. 1 ordering (fastest to 85 % first): {' < '.join(order)} — {same} the paper's "
                        f"{' < '.join(paper)}.")
+        resolved, unresolved = separated(fig1)
+        seeds = min(v.get("seeds", 1) for v in fig1.values())
+        bands = ", ".join(f"{m} {_fmt(v['final_accuracy'])} ({_fmt(v.get('final_min', v['final_accuracy']))}–"
+                          f"{_fmt(v.get('final_max', v['final_accuracy']))})"
+                          for m, v in sorted(fig1.items(), key=lambda kv: -(kv[1]["final_accuracy"] or 0)))
+        out.append(f"Fig. 1 final accuracy, mean (min–max over {seeds} seed{'s' if seeds > 1 else ''}): {bands}. "
+                   f"Beyond the seed bands: {', '.join(f'{a} > {b}' for a, b in resolved) or 'none'}; within "
+                   f"them (not a finding): {', '.join(f'{a} ≈ {b}' for a, b in unresolved) or 'none'}.")
         if "none" in fig1:
             s = fig1["none"]
             falls = "then falls to" if s["final_accuracy"] < s["peak"] - 0.05 else "and ends at"

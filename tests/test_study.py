@@ -103,11 +103,29 @@ def test_findings_give_no_speed_ordering_when_no_method_reaches_85():
     never = {"none": stats(None, 0.05), "fact": stats(None, 0.09), "graph": stats(None, 0.04)}
     line = findings({"fig1": never})[0]
     assert "no method reaches 85 %" in line and "best first: fact, none, graph" in line
-    assert findings({"fig1": never})[1].startswith("No augmentation peaks at 0.05 (step 200) and ends at 0.05 ")
+    assert findings({"fig1": never})[2].startswith("No augmentation peaks at 0.05 (step 200) and ends at 0.05 ")
     falling = {"none": {**stats(None, 0.3), "peak": 0.65, "peak_step": 500}}
-    assert "peaks at 0.65 (step 500) then falls to 0.30 " in findings({"fig1": falling})[1]
+    assert "peaks at 0.65 (step 500) then falls to 0.30 " in findings({"fig1": falling})[2]
     some = {"none": stats(None, 0.3), "fact": stats(200, 0.93), "graph": stats(250, 0.92)}
     assert findings({"fig1": some})[0].startswith("Fig. 1 ordering (fastest to 85 % first): fact < graph < none")
+
+
+def test_an_ordering_is_a_finding_only_where_the_seed_bands_do_not_overlap():
+    from kinject.study_report import findings, mean_curve, summary
+
+    def run(*accuracies):
+        return [{"step": 40 * i, "accuracy": a} for i, a in enumerate(accuracies)]
+
+    fact = summary(mean_curve([run(0.05, 0.40, 0.50), run(0.05, 0.42, 0.46)]))
+    graph = summary(mean_curve([run(0.05, 0.40, 0.47), run(0.05, 0.38, 0.44)]))
+    none = summary(mean_curve([run(0.05, 0.30, 0.27), run(0.05, 0.25, 0.25)]))
+    assert (fact["final_accuracy"], fact["final_min"], fact["final_max"], fact["seeds"]) == (0.48, 0.46, 0.50, 2)
+    line = findings({"fig1": {"fact": fact, "graph": graph, "none": none}})[1]
+    assert line.startswith("Fig. 1 final accuracy, mean (min–max over 2 seeds): fact 0.48 (0.46–0.50), ")
+    assert "Beyond the seed bands: fact > none, graph > none; within them (not a finding): fact ≈ graph." in line
+    one_seed = summary(mean_curve([run(0.05, 0.40, 0.50)]))
+    alone = findings({"fig1": {"fact": one_seed, "none": summary(mean_curve([run(0.05, 0.1, 0.1)]))}})[1]
+    assert "Beyond the seed bands: none;" in alone  # one seed resolves nothing
 
 
 def test_budget_is_checked_only_when_this_invocation_trained_every_run(tmp_path):
@@ -117,8 +135,8 @@ def test_budget_is_checked_only_when_this_invocation_trained_every_run(tmp_path)
 
     recipe = load_recipe(RECIPES / "study-cpu.yaml")
     jobs = [SimpleNamespace(run_dir=tmp_path / name) for name in ("a-s0", "b-s0")]
-    fresh = {"total_minutes": 70.0, "data_minutes": 5.0, "run_minutes": {"a-s0": 30.0, "b-s0": 31.0}}
-    assert "Budget 60 min: **exceeded**" in budget_line(recipe, jobs, fresh)
+    fresh = {"total_minutes": 130.0, "data_minutes": 5.0, "run_minutes": {"a-s0": 60.0, "b-s0": 61.0}}
+    assert "Budget 120 min: **exceeded**" in budget_line(recipe, jobs, fresh)
     resumed = {"total_minutes": 0.2, "data_minutes": 0.1, "run_minutes": {"a-s0": 0.1, "b-s0": 0.0}}
     line = budget_line(recipe, jobs, resumed)
     assert "1 of 2 runs were reused" in line and "budget is not checked" in line and "within" not in line

@@ -68,7 +68,8 @@ def results_table(curves: Mapping[str, Sequence[Mapping]]) -> str:
 
 
 def plot_curves(curves: Mapping[str, Sequence[Mapping]], path: str | Path, title: str | None = None) -> Path:
-    """Accuracy against steps, one line per run, with the 85 % and 90 % levels dashed (the paper's Fig. 1)."""
+    """Accuracy against steps, one line per run (a mean over seeds with its min–max band shaded), with the 85 % and
+    90 % levels dashed (the paper's Fig. 1)."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only; no display on servers or in CI
@@ -77,7 +78,11 @@ def plot_curves(curves: Mapping[str, Sequence[Mapping]], path: str | Path, title
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     for run, curve in curves.items():
         points = sorted(curve, key=lambda p: p["step"])
-        ax.plot([p["step"] for p in points], [p["accuracy"] for p in points], marker="o", markersize=3, label=run)
+        steps = [p["step"] for p in points]
+        line, = ax.plot(steps, [p["accuracy"] for p in points], marker="o", markersize=3, label=run)
+        if points and all("accuracy_min" in p for p in points):  # a mean over seeds: shade its min–max band
+            ax.fill_between(steps, [p["accuracy_min"] for p in points], [p["accuracy_max"] for p in points],
+                            color=line.get_color(), alpha=0.2, linewidth=0)
     for level in THRESHOLDS:
         ax.axhline(level, color="grey", linestyle="--", linewidth=0.8)
     ax.set_xlabel("steps (exposures per document)")
