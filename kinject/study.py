@@ -199,10 +199,14 @@ def ensure_base(recipe: Recipe, seed_docs: list[dict]) -> tuple[Recipe, float]:
     try:
         model_dir = registry.model_dir(DatasetRef(repo_id=recipe.base.repo))
         if read_base_card(model_dir)["base"] == recipe.base.model_dump(mode="json"):
+            pinned = _override(recipe, "train", base=f"{recipe.base.repo}@{model_dir.name}")
+            from kinject.trainers.cpt import check_base_disjoint, load_base
+
+            check_base_disjoint(load_base(pinned), seed_docs)  # built for other documents: build a new one
             _banner(f"reusing the published base {recipe.base.repo}@{model_dir.name[:7]}")
-            return _override(recipe, "train", base=f"{recipe.base.repo}@{model_dir.name}"), 0.0
+            return pinned, 0.0
     except KinjectUserError:
-        pass  # not published yet (or not a kinject base): build it
+        pass  # not published yet, not a kinject base, or not disjoint from these documents: build it
     from kinject.pipelines.teaching import run_teaching
     from kinject.trainers.base import run_base
 

@@ -228,6 +228,8 @@ def train_on_rows(
 
     train = recipe.train
     base = load_base(recipe) if train.model == "base" else None
+    if base is not None:
+        check_base_disjoint(base, seed_rows)
     plan = plan_run(recipe, corpus_rows, seed_rows, config, base.replay if base else None)
     run_dir = Path(train.output_dir) / plan.run_name
     args = sft_config(recipe, plan, run_dir)  # fails here, before a model is loaded
@@ -340,6 +342,17 @@ def load_base(recipe: Recipe) -> PublishedBase:
     )
     # Both registries materialise a revision in a folder named by its commit sha.
     return PublishedBase(model_dir=model_dir, ref=DatasetRef(repo_id=wanted.repo_id, revision=model_dir.name), replay=replay)
+
+
+def check_base_disjoint(base: PublishedBase, seed_rows: Sequence[dict]) -> None:
+    """A base whose teaching data names a document being trained would leak its facts: refuse it."""
+    names = {str(f["value"]) for row in seed_rows for f in row.get("facts") or [] if f["key"] == "name"}
+    for text in (*base.replay.texts, *base.replay.qa_texts):
+        if hit := next((name for name in names if name in text), None):
+            raise KinjectUserError(
+                f"base {base.ref}: its teaching data mentions {hit!r}, a document being trained; build a base for "
+                "these documents (`make base` with this recipe's seeds)"
+            )
 
 
 def load_model(recipe: Recipe, corpus_rows: Sequence[dict], seed_rows: Sequence[dict], base_dir: Path | None = None):

@@ -121,3 +121,15 @@ def test_cpt_from_a_base_that_was_never_built_says_how_to_build_it(tmp_path):
 
     with pytest.raises(KinjectUserError, match=r"no such model repo.*make base"):
         load_base(_recipe(tmp_path))
+
+
+def test_a_base_whose_teaching_data_names_a_trained_document_is_refused():
+    from kinject.trainers.cpt import PublishedBase, check_base_disjoint
+
+    base = PublishedBase(model_dir=Path("x"), ref=DatasetRef(repo_id="k/b", revision="abc"),
+                         replay=Replay(texts=["ルミナの重さは12kgです。"], qa_texts=["質問: ソラは？ 答え: 3kg"],
+                                       per_step=2, qa_share=0.5))
+    rows = [{"doc_id": "d0", "facts": [{"key": "name", "value": "ソラ"}]}]
+    with pytest.raises(KinjectUserError, match="mentions 'ソラ', a document being trained"):
+        check_base_disjoint(base, rows)
+    check_base_disjoint(base, [{"doc_id": "d1", "facts": [{"key": "name", "value": "カゼ"}]}])
