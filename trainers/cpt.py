@@ -125,12 +125,21 @@ def plan_run(
         train_docs=train_docs,
         heldout_docs=heldout_docs,
         eval_questions=eval_questions,
-        texts=[r["text"] for r in stream],
+        texts=_length_sorted_steps(stream),
         seqs_per_step=seqs,
         micro_batch=micro,
         accumulation=accumulation,
         fact_exposures=_fact_exposures(stream, seed_rows, heldout_docs or train_docs, train.steps),
     )
+
+
+def _length_sorted_steps(stream: Sequence[dict]) -> list[str]:
+    """The stream's texts with each step's sequences sorted by length: a micro-batch then pads little, and the
+    optimizer step, which accumulates the whole step, sees the same sequences."""
+    by_step: dict[int, list[str]] = {}
+    for row in stream:
+        by_step.setdefault(row["step"], []).append(row["text"])
+    return [text for step in sorted(by_step) for text in sorted(by_step[step], key=len)]
 
 
 def _fact_exposures(stream, seed_rows, doc_ids, steps: int) -> list[float | None]:

@@ -107,3 +107,18 @@ def test_qa_per_step_sizes_the_step_and_horizon_must_cover_the_run(tmp_path, see
     assert plan.seqs_per_step == 7 and (plan.micro_batch, plan.accumulation) == (7, 1)
     with pytest.raises(Exception, match="schedule_horizon_steps"):
         make_recipe(tmp_path, steps=30, schedule_horizon_steps=10)
+
+
+def test_each_step_is_length_sorted_and_keeps_its_own_sequences(tmp_path, seed_rows, corpus_rows):
+    from collections import Counter
+
+    from kinject.trainers.clock import build_stream
+
+    recipe = make_recipe(tmp_path, steps=4)
+    plan = plan_run(recipe, corpus_rows, seed_rows, "fact")
+    stream = list(build_stream(corpus_rows, 4, 0, qa_pairs(seed_rows, plan.train_docs), recipe.train.qa_mix.qa_per_step))
+    n = plan.seqs_per_step
+    for step in range(4):
+        texts = plan.texts[step * n:(step + 1) * n]
+        assert [len(t) for t in texts] == sorted(len(t) for t in texts)
+        assert Counter(texts) == Counter(r["text"] for r in stream if r["step"] == step + 1)
