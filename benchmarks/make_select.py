@@ -34,7 +34,7 @@ NAMESPACE = {"recipes": "recipes", "pipelines": "pipelines", "trainers": "traine
 def baseline_tree(tmp: Path) -> Path | None:
     """``BASELINE``'s ``kinject`` package laid out for import under ``tmp/pkg``; None without git or the commit."""
     tree = tmp / "tree"
-    tree.mkdir()
+    tree.mkdir(parents=True)
     try:
         archive = subprocess.run(["git", "archive", BASELINE], cwd=ROOT, capture_output=True, check=True).stdout
         subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True, capture_output=True)
