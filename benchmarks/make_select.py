@@ -148,8 +148,10 @@ def run(quick: bool = False) -> list[dict]:
                  + (f" | {BASELINE}: {_note(base)}" if base else " | baseline not measured (no git history)")))
     d4 = results["d4", "today"]["subsets"]
     for name, s in d4.items():
-        rows.append(figure("select_d4_kept_fraction", s["rows_out"] / s["rows_in"], "", target=0.49,
-                           note=f"{name}: the config's ratio 0.5 ± 0.01; dropped per stage {s['dropped']}"
+        fraction = s["rows_out"] / s["rows_in"]
+        rows.append(figure("select_d4_ratio_error", abs(fraction - 0.5), "", target=0.01, higher_is_better=False,
+                           note=f"{name} kept {fraction:.4f} of the rows (ratio 0.5, tolerance 0.01); dropped per "
+                                f"stage {s['dropped']}"
                                 + (f"; {BASELINE} kept " + ", ".join(f"{b['rows_out']}/{b['rows_in']}" for b in
                                                                      results["d4", "baseline"]["subsets"].values())
                                    if ("d4", "baseline") in results else "")))

@@ -2,7 +2,8 @@
 
 ``by="ppl"`` publishes ``<method>-ppl-<keep><pct>`` for each ``selection.perplexity.keep`` (e.g.
 ``rephrase-ppl-top50``, ``rephrase-ppl-bottom50``) with the ``ppl`` column; ``by="d4"`` publishes
-``<method>-d4-<pct>`` with ``semdedup_cluster``, ``semdedup_max_sim``, ``cluster`` and ``proto_dist``. Each
+``<method>-d4-<pct>`` with ``semdedup_cluster``, ``semdedup_max_sim``, ``cluster`` and ``proto_dist`` (``<pct>`` is
+the share really kept, with a warning, when some document has fewer distinct texts than the ratio asks). Each
 config has a ``train`` split (the kept rows, in corpus order) and a ``dropped`` split (the other rows with their
 ``reason``), its parameters, source revision and block stats in the card, and ``stats/<config>/<block>.json``.
 A ``--by ppl`` run whose scores an earlier one already published (same source revision, same reference LM) reads
