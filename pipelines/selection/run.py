@@ -6,8 +6,8 @@
 the share really kept, with a warning, when some document has fewer distinct texts than the ratio asks). Each
 config has a ``train`` split (the kept rows, in corpus order) and a ``dropped`` split (the other rows with their
 ``reason``), its parameters, source revision and block stats in the card, and ``stats/<config>/<block>.json``.
-A ``--by ppl`` run whose scores an earlier one already published (same source revision, same reference LM) reads
-them back from that subset's splits instead of scoring again; the card names where they came from.
+A ``--by ppl`` run whose scores an earlier one already published (same rows, same reference LM) reads them back
+from that subset's splits instead of scoring again; the card names where they came from.
 Every check that can fail on the user's input runs before anything is computed or published.
 """
 
@@ -103,11 +103,19 @@ def _reference(recipe: Recipe, registry, source: DatasetRef):
     return load_reference(cfg, recipe.train.tiny, seed_texts)
 
 
-def scores_key(recipe: Recipe, source: DatasetRef) -> str:
-    """What decides every row's perplexity: the source revision (its rows and seeds) and the reference LM's
-    parameters; ``fraction`` and ``keep`` only choose among the scores."""
+def scores_key(recipe: Recipe, registry, source: DatasetRef, ds) -> str:
+    """What decides every row's perplexity: the rows' ids and texts, the seed documents a 'tiny' reference LM trains
+    on, and the reference LM's parameters; ``fraction`` and ``keep`` only choose among the scores. Contents, not
+    the revision: publishing a subset moves the repo's ``main`` without changing the corpus."""
     cfg = recipe.selection.perplexity
-    payload = {"source": str(source), "model": cfg.model, "max_length": cfg.max_length,
+    digest = hashlib.sha256()
+    for name in ("id", "text"):
+        for value in (ds[name] if name in ds.column_names else []):
+            digest.update(str(value).encode() + b"\0")
+    if cfg.model == "tiny" and "seeds" in registry.configs(source):
+        for text in registry.load(source, "seeds")["text"]:
+            digest.update(text.encode() + b"\1")
+    payload = {"rows": digest.hexdigest(), "model": cfg.model, "max_length": cfg.max_length,
                "reference_steps": cfg.reference_steps, "seed": cfg.seed,
                "tiny": recipe.train.tiny.model_dump(mode="json") if cfg.model == "tiny" else None}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
@@ -141,7 +149,7 @@ def _select_ppl(recipe: Recipe, registry, source: DatasetRef, method: str, ds, u
     from kinject.pipelines.selection.perplexity import PerplexityFilter, score_texts
 
     cfg = recipe.selection.perplexity
-    key = scores_key(recipe, source)
+    key = scores_key(recipe, registry, source, ds)
     earlier = (earlier_scores(registry, recipe.registry.repo, method, key, list(ds["id"]))
                if "id" in ds.column_names else None)
     if earlier is not None:
