@@ -1,6 +1,9 @@
 """D4 (Tirumala et al. 2023): MinHash dedup, then SemDeDup, then SSL-prototype pruning, from one ``D4Config``.
 
-Embedding the rows (``embeddings.py``) happens between MinHash and SemDeDup; ``run.py`` does it once per
+The ratio is the budget: MinHash and SemDeDup raise their thresholds in a scope unit where they would leave
+fewer rows than ``ratio`` keeps, and the prototypes then cut every unit to exactly its target, so a ``-d4-50``
+config holds 50 % of every document (``run.py`` names it by what it kept when the data has fewer distinct texts).
+Embedding the rows (``encoders.py``) happens between MinHash and SemDeDup; ``run.py`` does it once per
 corpus so per-document units share one model load. Output columns: ``semdedup_cluster``, ``semdedup_max_sim``,
 ``cluster``, ``proto_dist``.
 

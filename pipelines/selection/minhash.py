@@ -3,7 +3,9 @@
 Each text gets a MinHash signature (text-dedup's ``embed_func``: xxh3 base hashes permuted ``num_perm`` times),
 signatures are cut into ``b`` bands of ``r`` rows (text-dedup's ``optimal_param`` for the Jaccard threshold),
 rows sharing a band bucket are joined with text-dedup's ``UnionFind``, and each connected group keeps its first
-row (lowest position). Signatures are computed in-process: text-dedup's own driver maps a ``datasets`` table
+row (lowest position). The threshold is raised, unit by unit, where it would leave fewer rows than the D4 ratio
+keeps (``MinHashDedup``); whole signatures are kept so every threshold tried reuses one signing pass.
+Signatures are computed in-process: text-dedup's own driver maps a ``datasets`` table
 with ``num_proc`` workers, which costs more than it saves for a document's few thousand rows.
 
 text-dedup shingles *words*: it splits on the regex ``\\W``. Japanese has no spaces, so a whole sentence would
@@ -13,18 +15,17 @@ yields single characters and ``ngram_size=char_ngram`` gives character n-grams, 
 English alike.
 
 References: Broder 1997; Lee et al. 2022 (dedup for LMs); Tirumala et al. 2023 (D4), stage one.
-Input column: ``text``. Stats: ``dropped_minhash_near_duplicate``.
+Input column: ``text``. Stats: ``dropped_minhash_near_duplicate``, ``threshold_<t>``, ``units_short_of_target``.
 """
 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from typing import Sequence
 
 import numpy as np
 
-from kinject.pipelines.selection.base import Batch, SelectionBlock, Verdict
+from kinject.pipelines.selection.base import Batch, SelectionBlock, Verdict, target_count
 from kinject.recipes.schema import D4Config
 
 _NON_WORD = re.compile(r"\W", re.UNICODE)
@@ -32,6 +33,9 @@ _NON_WORD = re.compile(r"\W", re.UNICODE)
 _DTYPE = np.uint64
 _MAX_HASH = np.uint64((1 << 32) - 1)
 _MODULO_PRIME = np.uint64((1 << 61) - 1)
+# How far the Jaccard threshold moves per try when a unit would fall below the ratio: 0.05 keeps the tries few
+# (at most 5 from 0.8) while each loosening step stays small.
+_THRESHOLD_STEP = 0.05
 
 
 def _text_dedup():
@@ -60,68 +64,103 @@ def char_shingle_input(text: str) -> str:
     return " ".join(_NON_WORD.sub("", text.lower()))
 
 
-class MinHashSigner:
-    """MinHash band signatures of texts as character n-gram sets, with text-dedup's hashing."""
+def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
+    """``(bands, rows_per_band)`` for a Jaccard ``threshold`` (text-dedup's ``optimal_param``); at 1.0 one band of
+    every permutation, so only identical signatures (identical shingle sets, with high probability) collide."""
+    from text_dedup.utils import optimal_param
 
-    def __init__(self, num_perm: int, char_ngram: int, threshold: float, seed: int) -> None:
+    if threshold >= 1.0:
+        return 1, num_perm
+    return optimal_param(threshold, num_perm, false_positive_weight=0.5, false_negative_weight=0.5)
+
+
+class MinHashSigner:
+    """MinHash signatures of texts as character n-gram sets, with text-dedup's hashing.
+
+    The whole signature (``num_perm`` values) is kept, not only its band keys, so one signing pass serves every
+    threshold the ratio tuning tries: banding a signature again costs a slice, signing costs the hashing.
+    """
+
+    def __init__(self, num_perm: int, char_ngram: int, seed: int) -> None:
         minhash = _text_dedup()
-        from text_dedup.utils import optimal_param, xxh3_32hash
+        from text_dedup.utils import xxh3_32hash
 
         self._embed = minhash.embed_func
         self._hash = xxh3_32hash
         self.num_perm = num_perm
         self.char_ngram = char_ngram
-        self.bands, self.rows = optimal_param(threshold, num_perm, false_positive_weight=0.5,
-                                              false_negative_weight=0.5)
-        self.hashranges = [(i * self.rows, (i + 1) * self.rows) for i in range(self.bands)]
         rng = np.random.RandomState(seed)
         self.permutations = (
             rng.randint(1, _MODULO_PRIME, size=(num_perm,), dtype=_DTYPE),  # multiplier a, never 0
             rng.randint(0, _MODULO_PRIME, size=(num_perm,), dtype=_DTYPE),  # offset b
         )
 
-    def bands_of(self, text: str, position: int) -> list[bytes]:
-        """The LSH band keys of ``text``'s character n-grams."""
-        return self.bands_of_tokens(char_shingle_input(text), position)
+    def signature(self, text: str) -> np.ndarray:
+        """The ``num_perm`` MinHash values of ``text``'s character n-grams."""
+        return self.signature_of_tokens(char_shingle_input(text))
 
-    def bands_of_tokens(self, content: str, position: int) -> list[bytes]:
-        """Band keys of ``content`` as text-dedup tokenises it (``\\W``-split words)."""
+    def signature_of_tokens(self, content: str) -> np.ndarray:
+        """The MinHash values of ``content`` as text-dedup tokenises it (``\\W``-split words)."""
         # min_length=0: a text shorter than one n-gram is shingled whole rather than given an empty signature
-        # (all empty signatures would collide).
+        # (all empty signatures would collide). One hash range spanning every permutation: the full signature.
         out = self._embed(
-            content, position, num_perm=self.num_perm, ngram_size=self.char_ngram, min_length=0,
-            hashranges=self.hashranges, permutations=self.permutations, hash_func=self._hash, dtype=_DTYPE,
+            content, 0, num_perm=self.num_perm, ngram_size=self.char_ngram, min_length=0,
+            hashranges=[(0, self.num_perm)], permutations=self.permutations, hash_func=self._hash, dtype=_DTYPE,
             max_hash=_MAX_HASH, modulo_prime=_MODULO_PRIME,
         )
-        return out["__signatures__"]
+        return np.frombuffer(out["__signatures__"][0], dtype=_DTYPE)
+
+    def signatures(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, num_perm) signatures."""
+        out = np.empty((len(texts), self.num_perm), dtype=_DTYPE)
+        for i, text in enumerate(texts):
+            out[i] = self.signature(text)
+        return out
 
 
-def near_duplicate_groups(signer: MinHashSigner, texts: Sequence[str]) -> np.ndarray:
-    """For each position, the lowest position of its near-duplicate group (itself when unique)."""
+def band_keys(signature: np.ndarray, bands: int, rows: int) -> list[bytes]:
+    """The LSH bucket keys of one signature: ``bands`` slices of ``rows`` values."""
+    return [signature[b * rows:(b + 1) * rows].tobytes() for b in range(bands)]
+
+
+def near_duplicate_groups(signatures: np.ndarray, threshold: float) -> np.ndarray:
+    """For each row, the lowest row of its near-duplicate group at Jaccard ``threshold`` (itself when unique)."""
     from text_dedup.utils import UnionFind
 
-    tables: list[dict[bytes, int]] = [defaultdict(lambda: -1) for _ in range(signer.bands)]
+    n, num_perm = signatures.shape
+    bands, rows = lsh_params(threshold, num_perm)
+    tables: list[dict[bytes, int]] = [{} for _ in range(bands)]
     union_find = UnionFind()
-    for position, text in enumerate(texts):
-        for band, key in enumerate(signer.bands_of(text, position)):
-            first = tables[band][key]
-            if first < 0:
-                tables[band][key] = position
-            else:
+    for position in range(n):
+        for band, key in enumerate(band_keys(signatures[position], bands, rows)):
+            first = tables[band].setdefault(key, position)
+            if first != position:
                 union_find.union(position, first)
-    roots = np.array([union_find.find(i) for i in range(len(texts))], dtype=np.int64)
+    roots = np.array([union_find.find(i) for i in range(n)], dtype=np.int64)
     representative = {}
     for position, root in enumerate(roots):
         representative.setdefault(int(root), position)  # positions ascend, so the first seen is the lowest
     return np.array([representative[int(root)] for root in roots], dtype=np.int64)
 
 
+def threshold_ladder(start: float) -> list[float]:
+    """The Jaccard thresholds tried, loosest first: ``start``, then up in steps of ``_THRESHOLD_STEP``, then 1.0."""
+    steps = int(np.ceil((1.0 - start) / _THRESHOLD_STEP - 1e-9))
+    return [round(min(1.0, start + i * _THRESHOLD_STEP), 4) for i in range(steps)] + [1.0]
+
+
 class MinHashDedup(SelectionBlock):
-    """Drop rows whose character-shingle Jaccard similarity to an earlier row is about ``minhash_threshold``
-    or more (MinHash LSH estimate).
+    """Drop rows whose character-shingle Jaccard similarity to an earlier row is about the threshold or more
+    (MinHash LSH estimate), leaving at least the D4 ratio's share of the unit.
+
+    The threshold starts at ``minhash_threshold``. Where it would leave fewer rows than
+    ``target_count(ratio, unit_size)``, it is raised in steps of 0.05 up to 1.0 (identical shingle sets only) and
+    the first that leaves enough is used: D4's ratio is the budget the dedup stages share, and a unit must not
+    lose more rows to dedup than the ratio keeps. The threshold each unit used is counted in the stats.
 
     References: Broder 1997; Tirumala et al. 2023. Input column: ``text``.
-    Stats: ``dropped_minhash_near_duplicate``.
+    Stats: ``dropped_minhash_near_duplicate``, ``threshold_<t>`` (units that used threshold t),
+    ``units_short_of_target`` (units with fewer distinct texts than the target).
     """
 
     name = "minhash"
@@ -130,14 +169,23 @@ class MinHashDedup(SelectionBlock):
     def __init__(self, config: D4Config) -> None:
         super().__init__()
         self.config = config
-        self.signer = MinHashSigner(config.num_perm, config.char_ngram, config.minhash_threshold, config.seed)
+        self.signer = MinHashSigner(config.num_perm, config.char_ngram, config.seed)
 
     def params(self) -> dict:
         c = self.config
-        return {"threshold": c.minhash_threshold, "num_perm": c.num_perm, "char_ngram": c.char_ngram,
-                "bands": self.signer.bands, "rows_per_band": self.signer.rows, "seed": c.seed,
-                "shingles": "character n-grams of the text's word characters (text-dedup, \\W-split)"}
+        bands, rows = lsh_params(c.minhash_threshold, c.num_perm)
+        return {"threshold": c.minhash_threshold, "thresholds_tried": threshold_ladder(c.minhash_threshold),
+                "num_perm": c.num_perm, "char_ngram": c.char_ngram, "bands": bands, "rows_per_band": rows,
+                "seed": c.seed, "shingles": "character n-grams of the text's word characters (text-dedup, \\W-split)"}
 
     def judge(self, batch: Batch) -> list[Verdict]:
-        groups = near_duplicate_groups(self.signer, batch.column("text"))
+        signatures = self.signer.signatures(batch.column("text"))
+        n_keep = target_count(self.config.ratio, batch.unit_size)
+        for threshold in threshold_ladder(self.config.minhash_threshold):
+            groups = near_duplicate_groups(signatures, threshold)
+            if int((groups == np.arange(len(groups))).sum()) >= n_keep:
+                break
+        else:
+            self.stats["units_short_of_target"] += 1  # fewer distinct texts than the ratio keeps
+        self.stats[f"threshold_{threshold:g}"] += 1
         return [Verdict(True) if g == i else Verdict(False, "minhash_near_duplicate") for i, g in enumerate(groups)]

@@ -3,8 +3,9 @@ easiest or in between.
 
 Every row is scored once with a reference causal LM (``reference.py``): the mean next-token negative
 log-likelihood over its tokens, padding masked, ``ppl = exp(mean NLL)``. Rows are sorted by token length and
-batched (length buckets, so a batch pads little) under ``torch.inference_mode()``; right padding under a causal
-mask leaves every real position's logits as in the unbatched run, so batched scores equal unbatched ones
+batched (length buckets: most batches hold rows of one length and need no padding or mask) under
+``torch.inference_mode()``; the output head runs only on positions that predict a real token. Right padding under
+a causal mask leaves every real position's logits as in the unbatched run, so batched scores equal unbatched ones
 (tested to 1e-5). ``PerplexityFilter`` then keeps ``top`` (highest ppl), ``bottom`` (lowest) or ``middle``
 ``target_count(fraction, n)`` rows of each scope unit (a document's rows, as in the paper's "keep 500 of each
 document's 1,000", or the whole set).
@@ -40,9 +41,55 @@ def tokenize_rows(tokenizer, texts: Sequence[str], max_length: int) -> list[list
     return rows
 
 
+def pad_rows(rows: Sequence[Sequence[int]], pick: Sequence[int], pad_id: int):
+    """``(ids, mask)`` long tensors of ``rows[i] for i in pick``, right-padded with ``pad_id`` to the longest."""
+    import torch
+
+    longest = max(len(rows[i]) for i in pick)
+    ids = torch.full((len(pick), longest), pad_id, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for r, i in enumerate(pick):
+        ids[r, :len(rows[i])] = torch.tensor(rows[i])
+        mask[r, :len(rows[i])] = 1
+    return ids, mask
+
+
+def length_batches(lengths: Sequence[int], batch_size: int, max_tokens: int) -> list[list[int]]:
+    """Row positions grouped into batches, longest rows first; a batch holds at most ``batch_size`` rows and
+    ``max_tokens`` padded tokens, and once half full it ends where the length changes, so most batches hold rows
+    of one length (no padding, no attention mask) while a corpus of scattered lengths still gets batches at least
+    half full."""
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))  # longest first: OOM shows at once
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in order:
+        if current:
+            size = min(batch_size, max(1, max_tokens // lengths[current[0]]))
+            if len(current) >= size or (lengths[i] != lengths[current[-1]] and 2 * len(current) >= size):
+                batches.append(current)
+                current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _plain_head(model) -> bool:
+    """True when the logits are the output embedding applied to the last hidden state and nothing else, so the
+    head can run on the scored positions alone (models with logit soft-capping or scaling take the full pass)."""
+    config = model.config
+    return (getattr(config, "final_logit_softcapping", None) is None and getattr(config, "logit_scale", None) is None
+            and hasattr(model, "base_model") and model.base_model is not model)
+
+
 def score_token_rows(model, rows: list[list[int]], *, batch_size: int, pad_id: int = 0,
                      show_progress: bool = False) -> np.ndarray:
-    """Mean next-token NLL per row (float64), batched by length buckets; rows need at least 2 tokens."""
+    """Mean next-token NLL per row (float64), batched by length; rows need at least 2 tokens.
+
+    The decoder runs on the batch; the output head and the cross-entropy run only on the positions that predict a
+    real token (not on padding, not on the last position), which is most of what a padded full forward pass
+    wastes with a large vocabulary. A batch of rows of one length runs without an attention mask.
+    """
     import torch
     import torch.nn.functional as F
     from tqdm.auto import tqdm
@@ -52,29 +99,27 @@ def score_token_rows(model, rows: list[list[int]], *, batch_size: int, pad_id: i
         raise KinjectUserError(f"perplexity: row {short[0]} has fewer than 2 tokens ({len(short)} such rows); "
                                "nothing to score — drop empty texts first")
     vocab = model.get_output_embeddings().weight.shape[0]
-    order = sorted(range(len(rows)), key=lambda i: (-len(rows[i]), i))  # longest first: OOM shows at once
+    plain = _plain_head(model)
     scores = np.empty(len(rows), dtype=np.float64)
     device = next(model.parameters()).device
     model.eval()
     progress = tqdm(total=len(rows), desc="perplexity", unit="rows", disable=not show_progress)
     with torch.inference_mode():
-        start = 0
-        while start < len(order):
-            longest = len(rows[order[start]])
-            size = max(1, min(batch_size, _MAX_LOGIT_FLOATS // (longest * vocab)))
-            chunk = order[start:start + size]
-            ids = torch.full((len(chunk), longest), pad_id, dtype=torch.long)
-            mask = torch.zeros((len(chunk), longest), dtype=torch.long)
-            for r, i in enumerate(chunk):
-                ids[r, :len(rows[i])] = torch.tensor(rows[i])
-                mask[r, :len(rows[i])] = 1
-            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
-            labels = ids[:, 1:].to(device).masked_fill(mask[:, 1:].to(device) == 0, -100)
-            nll = F.cross_entropy(logits[:, :-1].transpose(1, 2), labels, reduction="none", ignore_index=-100)
-            per_row = nll.sum(dim=1) / mask[:, 1:].to(device).sum(dim=1)
-            scores[chunk] = per_row.double().cpu().numpy()
+        for chunk in length_batches([len(r) for r in rows], batch_size, _MAX_LOGIT_FLOATS // vocab):
+            ids, attention = pad_rows(rows, chunk, pad_id)
+            ids, mask = ids.to(device), attention.bool().to(device)
+            attention = None if bool(mask.all()) else attention.to(device)
+            scored = mask[:, 1:]  # position t predicts token t + 1
+            if plain:
+                hidden = model.base_model(input_ids=ids, attention_mask=attention).last_hidden_state
+                logits = model.get_output_embeddings()(hidden[:, :-1][scored])
+            else:
+                logits = model(input_ids=ids, attention_mask=attention).logits[:, :-1][scored]
+            nll = F.cross_entropy(logits.float(), ids[:, 1:][scored], reduction="none")
+            row_of = torch.arange(len(chunk), device=device)[:, None].expand_as(scored)[scored]
+            total = torch.zeros(len(chunk), dtype=torch.float64, device=device).index_add_(0, row_of, nll.double())
+            scores[chunk] = (total / scored.sum(dim=1)).cpu().numpy()
             progress.update(len(chunk))
-            start += size
     progress.close()
     return scores
 

@@ -49,6 +49,7 @@ class PrototypeSelector(SelectionBlock):
     def params(self) -> dict:
         c = self.config
         return {"n_clusters": c.n_clusters, "ratio": c.ratio, "seed": c.seed, "kmeans_iters": c.kmeans_iters,
+                "kmeans_redo": c.kmeans_redo,
                 "distance": "1 - cosine to centroid", "rounding": "floor(ratio * unit_rows + 0.5), at least 1"}
 
     def judge(self, batch: Batch) -> list[Verdict]:
@@ -60,7 +61,8 @@ class PrototypeSelector(SelectionBlock):
         if k < self.config.n_clusters:
             self.stats["units_k_clamped"] += 1
         labels, centroid_sim, _ = spherical_kmeans(n, batch.vectors, k, seed=self.config.seed,
-                                                   niter=self.config.kmeans_iters)
+                                                   niter=self.config.kmeans_iters,
+                                                   redo=self.config.kmeans_redo)
         distances = 1.0 - centroid_sim.astype(np.float64)
         keep = prototype_keep(distances, n_keep)
         return [

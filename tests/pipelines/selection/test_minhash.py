@@ -3,8 +3,18 @@ import multiprocessing as mp
 import pytest
 
 from kinject.pipelines.selection.base import Batch, run_blocks
-from kinject.pipelines.selection.minhash import MinHashDedup, MinHashSigner, _text_dedup, char_shingle_input
+from kinject.pipelines.selection.minhash import (
+    MinHashDedup,
+    MinHashSigner,
+    _text_dedup,
+    band_keys,
+    char_shingle_input,
+    lsh_params,
+    threshold_ladder,
+)
 from kinject.recipes.schema import D4Config
+
+from .conftest import JA_BASE
 
 
 def test_char_shingle_input_drops_punctuation_and_spaces_characters():
@@ -24,10 +34,11 @@ def test_planted_japanese_and_english_near_duplicates_are_removed(planted_texts)
 def test_raw_text_dedup_word_split_misses_japanese_near_duplicates(planted_texts):
     """Why the texts are pre-split into characters: fed raw, text-dedup sees one 'word' per clause."""
     texts, _ = planted_texts
-    signer = MinHashSigner(num_perm=128, char_ngram=5, threshold=0.8, seed=0)
-    raw = [signer.bands_of_tokens(t, i) for i, t in enumerate([texts[0], texts[5]])]
+    signer = MinHashSigner(num_perm=128, char_ngram=5, seed=0)
+    bands, rows = lsh_params(0.8, 128)
+    raw = [band_keys(signer.signature_of_tokens(t), bands, rows) for t in (texts[0], texts[5])]
     assert not any(a == b for a, b in zip(*raw))  # no shared band: the near-duplicate would be kept
-    shingled = [signer.bands_of(t, i) for i, t in enumerate([texts[0], texts[5]])]
+    shingled = [band_keys(signer.signature(t), bands, rows) for t in (texts[0], texts[5])]
     assert any(a == b for a, b in zip(*shingled))
 
 
@@ -54,3 +65,33 @@ def test_same_seed_same_verdicts(planted_texts):
     a = run_blocks([MinHashDedup(D4Config(seed=7))], Batch({"text": texts}))[0]
     b = run_blocks([MinHashDedup(D4Config(seed=7))], Batch({"text": texts}))[0]
     assert a.tolist() == b.tolist()
+
+
+def test_threshold_ladder_starts_at_the_configured_threshold_and_ends_at_identical_sets():
+    assert threshold_ladder(0.8) == [0.8, 0.85, 0.9, 0.95, 1.0]
+    assert threshold_ladder(0.97) == [0.97, 1.0]
+    assert threshold_ladder(1.0) == [1.0]
+
+
+def test_threshold_rises_until_the_ratio_is_reachable():
+    """12 variants of a 180-character text, each with one character changed (character 5-gram Jaccard about
+    0.9 between two variants): at 0.8 they are one group and the unit would keep 1 row of the 6 that ratio 0.5
+    asks for; the threshold rises until 6 survive."""
+    base = JA_BASE[0] + JA_BASE[2]
+    texts = [base[:i] + "漢" + base[i + 1:] for i in range(3, 180, 15)]
+    block = MinHashDedup(D4Config(minhash_threshold=0.8, ratio=0.5))
+    kept, reasons, _ = run_blocks([block], Batch({"text": texts}))
+    assert kept.sum() >= 6
+    assert all(r in (None, "minhash_near_duplicate") for r in reasons)
+    used = [k for k in block.stats if k.startswith("threshold_")]
+    assert len(used) == 1 and used[0] != "threshold_0.8"
+    assert block.stats_dict()["params"]["thresholds_tried"][0] == 0.8
+
+
+def test_fewer_distinct_texts_than_the_target_are_counted():
+    texts = ["同じ文章です。とても長い文章ではありません。"] * 6 + ["違う内容の文章がここにあります。"] * 2
+    block = MinHashDedup(D4Config(ratio=0.5))
+    kept, _, _ = run_blocks([block], Batch({"text": texts}))
+    assert kept.tolist() == [True] + [False] * 5 + [True, False]
+    assert block.stats["units_short_of_target"] == 1
+    assert block.stats["threshold_1"] == 1

@@ -71,3 +71,17 @@ def test_ties_are_broken_by_position():
     block = PerplexityFilter("top", 0.5)
     kept, _, _ = run_blocks([block], Batch({"ppl": [2.0, 2.0, 2.0, 2.0]}))
     assert kept.tolist() == [False, False, True, True]
+
+
+def test_length_batches_prefer_one_length_and_respect_limits():
+    from kinject.pipelines.selection.perplexity import length_batches
+
+    lengths = [5] * 7 + [4] * 3 + [9] * 2
+    batches = length_batches(lengths, batch_size=4, max_tokens=1000)
+    assert sorted(i for b in batches for i in b) == list(range(12))
+    assert all(len(b) <= 4 for b in batches)
+    assert [sorted({lengths[i] for i in b}) for b in batches] == [[9], [5], [5], [4]]
+    # lengths all different: a batch stops at a change only once half full, never at one row
+    assert [len(b) for b in length_batches(list(range(2, 12)), batch_size=4, max_tokens=1000)] == [2, 2, 2, 2, 2]
+    # a batch never pads past max_tokens
+    assert all(len(b) * max(lengths[i] for i in b) <= 18 for b in length_batches(lengths, 8, max_tokens=18))

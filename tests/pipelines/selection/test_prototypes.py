@@ -24,7 +24,8 @@ def test_prototype_block_equals_brute_force(seed, ratio):
     block = PrototypeSelector(config)
     verdicts = block(Batch({}, x))
     labels = np.array([v.scores["cluster"] for v in verdicts])
-    ref_labels, _, centroids = spherical_kmeans(len(x), lambda p: x[p], 5, seed=seed, niter=config.kmeans_iters)
+    ref_labels, _, centroids = spherical_kmeans(len(x), lambda p: x[p], 5, seed=seed, niter=config.kmeans_iters,
+                                                 redo=config.kmeans_redo)
     np.testing.assert_array_equal(labels, ref_labels)
     n_keep = target_count(ratio, len(x))
     expected, dist = brute_force_prototypes(x, labels, centroids, n_keep)

@@ -1,6 +1,8 @@
 """End to end: a corpus published to a local registry, subsets selected and published, bad input refused."""
 
 import json
+import logging
+from collections import Counter
 from pathlib import Path
 
 import datasets
@@ -69,7 +71,7 @@ def published(tmp_path, monkeypatch):
     return tmp_path, registry, ref
 
 
-def test_ppl_subsets_published_with_scores_and_parameters(published):
+def test_ppl_subsets_published_with_scores_and_parameters(published, monkeypatch):
     tmp_path, registry, source = published
     recipe = load_recipe(_write_recipe(tmp_path, perplexity={"reference_steps": 5, "keep": ["top", "bottom"]}))
     ref = run_selection(recipe, source, "rephrase", "ppl")
@@ -89,40 +91,106 @@ def test_ppl_subsets_published_with_scores_and_parameters(published):
     assert card["params"]["fraction"] == 0.5 and card["reference_model"]["kind"] == "tiny"
     stats = json.loads(registry.read_file(ref, "stats/rephrase-ppl-top50/perplexity.json"))
     assert stats["counts"] == {"total": 36, "kept": 18, "dropped": 18, "dropped_perplexity_too_low": 18}
-    # same input, config and seed: same subset (the cached reference model is reused)
+    # same input, config and seed: same subset, the scores read back from the published revision
     again = run_selection(recipe, source, "rephrase", "ppl")
     assert list(registry.load(again, "rephrase-ppl-top50")["id"]) == list(top["id"])
+    reused = registry.card_data(again)["kinject"]["configs"]["rephrase-ppl-top50"]["reference_model"]
+    assert reused["scores_reused_from"].startswith(f"{REPO}@{registry.resolve(ref)} config rephrase-ppl-")
+    # another fraction re-ranks the same scores: no model is loaded or trained, also from the repo's main (which
+    # the publishes above moved: the scores are matched by the rows, not by the revision)
+    monkeypatch.setattr("kinject.pipelines.selection.run._reference", _no_reference)
+    third = load_recipe(_write_recipe(tmp_path, perplexity={"reference_steps": 5, "fraction": 0.25}))
+    quarter = registry.load(run_selection(third, None, "rephrase", "ppl"), "rephrase-ppl-top25")
+    assert len(quarter) == 9 and set(quarter["id"]) <= set(top["id"])
+    # a different reference LM is scored afresh
+    fourth = load_recipe(_write_recipe(tmp_path, perplexity={"reference_steps": 6}))
+    with pytest.raises(AssertionError, match="scored again"):
+        run_selection(fourth, source, "rephrase", "ppl")
 
 
-@pytest.mark.slow
-def test_d4_subset_published_with_scores(published):
+def _no_reference(*args):
+    raise AssertionError("scored again")
+
+
+def test_d4_keeps_the_ratio_in_every_document_with_scores(published):
     tmp_path, registry, source = published
     recipe = load_recipe(_write_recipe(tmp_path, d4={"n_clusters": 2, "ratio": 0.5, "epsilon": 0.02}))
     ref = run_selection(recipe, source, "rephrase", "d4")
     subset = registry.load(ref, "rephrase-d4-50")
     assert {"cluster", "semdedup_max_sim", "proto_dist", "semdedup_cluster"} <= set(subset.column_names)
+    assert Counter(subset["doc_id"]) == {"doc0": 6, "doc1": 6, "doc2": 6}  # round(0.5 * 12) of each document
     dropped = registry.load(ref, "rephrase-d4-50", split="dropped")
     reasons = dict(zip(dropped["id"], dropped["reason"]))
     for d in range(3):  # the planted one-character variants go at the MinHash stage
         assert reasons[f"d{d}-v10"] == reasons[f"d{d}-v11"] == "minhash_near_duplicate"
     assert set(reasons.values()) <= {"minhash_near_duplicate", "semdedup_near_duplicate", "prototype_easy"}
-    assert all(s <= 1 - 0.02 for s in subset["semdedup_max_sim"])
-    # MiniLM embeds the random kana tails as noise, so variants sharing a sentence are semantic duplicates and
-    # SemDeDup keeps about one per sentence; prototypes then cut each document to round(0.5 * 12) = 6 rows, or
-    # keep all when dedup already left fewer, and count those documents.
-    left = {f"doc{d}": 12 for d in range(3)}
-    for row_id, reason in reasons.items():
-        if reason != "prototype_easy":
-            left[f"doc{row_id[1]}"] -= 1
-    assert len(subset) == sum(min(6, n) for n in left.values())
     card = registry.card_data(ref)["kinject"]["configs"]["rephrase-d4-50"]
     assert card["params"]["n_clusters"] == 2 and card["blocks"]["minhash"]["counts"]["dropped"] == 6
-    assert card["blocks"]["prototype"]["notes"].get("units_below_target", 0) == sum(n < 6 for n in left.values())
-    # at 10 % the target, round(0.1 * 12) = 1 row per document, is below what dedup left: prototypes cut to it
+    assert card["blocks"]["minhash"]["notes"] == {"threshold_0.8": 3}  # the configured threshold sufficed
+    assert card["kept_fraction"] == 0.5 and card["embedding"]["model"] == "char-tfidf"
+    removed = sum(card["blocks"][b]["counts"]["dropped"] for b in ("minhash", "semdedup", "prototype"))
+    assert removed == 18
+    assert "stats/rephrase-d4-50/semdedup.json" in registry.list_files(ref)
+    # same input, config and seed: the same subset
+    again = registry.load(run_selection(recipe, source, "rephrase", "d4"), "rephrase-d4-50")
+    assert list(again["id"]) == list(subset["id"])
+    # at 10 % the target is round(0.1 * 12) = 1 row per document
     tenth = load_recipe(_write_recipe(tmp_path, d4={"n_clusters": 2, "ratio": 0.1, "epsilon": 0.02}))
     cut = registry.load(run_selection(tenth, source, "rephrase", "d4"), "rephrase-d4-10")
     assert sorted(cut["doc_id"]) == ["doc0", "doc1", "doc2"]
-    assert "stats/rephrase-d4-50/semdedup.json" in registry.list_files(ref)
+
+
+def _redundant_rows(distinct: int, variants: int) -> list[dict]:
+    """Per document of JA_BASE: ``variants`` copies of the document's text with one character changed each
+    (character 5-gram Jaccard about 0.9 between two: one near-duplicate group at threshold 0.8), then
+    ``distinct`` unrelated texts."""
+    rng = np.random.default_rng(1)
+    alphabet = [chr(c) for c in range(0x30A1, 0x30F6)]
+    rows = []
+    for d, base in enumerate(JA_BASE):
+        for v in range(variants):
+            at = 3 + 7 * v
+            rows.append({"id": f"d{d}-n{v}", "doc_id": f"doc{d}", "text": base[:at] + "漢" + base[at + 1:]})
+        for v in range(distinct):
+            rows.append({"id": f"d{d}-x{v}", "doc_id": f"doc{d}", "text": "".join(rng.choice(alphabet, 80))})
+    return rows
+
+
+def test_d4_dedup_gives_way_to_the_ratio(published):
+    """16 near-duplicates and 4 distinct texts per document: at the configured thresholds MinHash would leave 5
+    rows of each 20 (25 %); the thresholds rise until each document keeps exactly 10, and the card says which."""
+    tmp_path, registry, source = published
+    source = registry.publish(REPO, {"graph": {"train": datasets.Dataset.from_list(_redundant_rows(4, 16))}},
+                              message="redundant corpus")
+    recipe = load_recipe(_write_recipe(tmp_path, d4={"n_clusters": 2, "ratio": 0.5}))
+    ref = run_selection(recipe, source, "graph", "d4")
+    subset = registry.load(ref, "graph-d4-50")
+    assert Counter(subset["doc_id"]) == {"doc0": 10, "doc1": 10, "doc2": 10}
+    card = registry.card_data(ref)["kinject"]["configs"]["graph-d4-50"]
+    assert card["rows_out"] == 30 and card["kept_fraction"] == 0.5
+    minhash = card["blocks"]["minhash"]
+    assert minhash["params"]["threshold"] == 0.8 and "threshold_0.8" not in minhash["notes"]
+    assert sum(minhash["notes"].values()) == 3  # one threshold per document, each above 0.8
+    assert card["blocks"]["semdedup"]["thresholds_used"]["units"] == 3
+    again = registry.load(run_selection(recipe, source, "graph", "d4"), "graph-d4-50")
+    assert list(again["id"]) == list(subset["id"])
+
+
+def test_d4_names_the_config_by_what_it_could_keep(published, caplog):
+    """Each document has 6 distinct texts among 20 rows: 50 % cannot be reached, 30 % is what is kept."""
+    tmp_path, registry, source = published
+    rows = []
+    for row in _redundant_rows(6, 0):  # texts x0..x5 of each document: 4 copies of x0 and x1, 3 of the rest
+        copies = 4 if row["id"].endswith(("x0", "x1")) else 3
+        rows += [{**row, "id": f"{row['id']}-{c}"} for c in range(copies)]
+    source = registry.publish(REPO, {"graph": {"train": datasets.Dataset.from_list(rows)}}, message="repeats")
+    recipe = load_recipe(_write_recipe(tmp_path, d4={"n_clusters": 2, "ratio": 0.5}))
+    with caplog.at_level(logging.WARNING, logger="kinject.pipelines.selection.run"):
+        ref = run_selection(recipe, source, "graph", "d4")
+    assert "graph-d4-30" in registry.configs(ref) and "graph-d4-50" not in registry.configs(ref)
+    assert "fewer distinct texts than the ratio asks" in caplog.text and "graph-d4-30" in caplog.text
+    card = registry.card_data(ref)["kinject"]["configs"]["graph-d4-30"]
+    assert card["rows_out"] == 18 and card["blocks"]["minhash"]["notes"]["units_short_of_target"] == 3
 
 
 def _cli(tmp_path, *args, **selection):
@@ -153,7 +221,8 @@ def test_nan_embeddings_exit_2_and_publish_nothing(published, monkeypatch):
             return np.full((len(texts), 8), np.nan, dtype=np.float32)
 
     monkeypatch.setattr("kinject.pipelines.selection.embeddings.load_embedding_model", lambda name: NaNModel())
-    result = _cli(tmp_path, "--method", "rephrase", "--by", "d4", "--from", str(source), d4={"n_clusters": 2})
+    result = _cli(tmp_path, "--method", "rephrase", "--by", "d4", "--from", str(source),
+                  d4={"n_clusters": 2, "embedding_model": "all-MiniLM-L6-v2"})
     assert result.exit_code == 2, result.output
     assert "NaN" in result.output
     assert len(registry.log(REPO)) == 1

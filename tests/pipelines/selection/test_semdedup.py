@@ -34,7 +34,8 @@ def test_semdedup_block_equals_brute_force(planted_vectors, seed, block_size):
     verdicts = block(Batch({}, x))
     labels = np.array([v.scores["semdedup_cluster"] for v in verdicts])
     # The block's clustering is deterministic for a seed: recompute it for the reference.
-    ref_labels, _, centroids = spherical_kmeans(len(x), lambda p: x[p], 4, seed=seed, niter=config.kmeans_iters)
+    ref_labels, _, centroids = spherical_kmeans(len(x), lambda p: x[p], 4, seed=seed, niter=config.kmeans_iters,
+                                                 redo=config.kmeans_redo)
     np.testing.assert_array_equal(labels, ref_labels)
     expected_kept, expected_max = brute_force_semdedup(x, labels, centroids, 0.1)
     kept = {i for i, v in enumerate(verdicts) if v.keep}
@@ -70,3 +71,21 @@ def _has_kept_twin(x, kept, i):
     sims = x @ x[i]
     sims[i] = -1
     return bool((sims[kept] > 0.95).any())
+
+
+def test_threshold_rises_until_the_ratio_is_reachable(planted_vectors):
+    """10 rows and 30 close copies of them: at epsilon 0.1 SemDeDup would keep about 10 of 40, under the 20 that
+    ratio 0.5 keeps; the cosine threshold rises (bisection) to the lowest that keeps at least 20."""
+    x, _ = planted_vectors(10, 30, 16, noise=0.15, seed=0)
+    config = D4Config(n_clusters=2, epsilon=0.1, ratio=0.5, seed=0)
+    strict = SemDeDup(config.model_copy(update={"ratio": 0.01}))
+    assert sum(v.keep for v in strict(Batch({}, x))) < 20  # the planted case needs the rise
+    block = SemDeDup(config)
+    verdicts = block(Batch({}, x))
+    kept = sum(v.keep for v in verdicts)
+    assert 20 <= kept <= 22
+    used = block.stats_dict()["thresholds_used"]
+    assert used["units"] == 1 and used["at_configured"] == 0 and 0.9 < used["min"] < 1.0
+    assert all(v.scores["semdedup_max_sim"] <= used["min"] + 1e-6 for v in verdicts if v.keep)
+    again = SemDeDup(config)(Batch({}, x))
+    assert [v.keep for v in again] == [v.keep for v in verdicts]
