@@ -5,7 +5,8 @@ Every check is a pure function of the text and the seed document, so the same co
 whichever generator wrote it. ``check_rows`` applies them in a fixed order and sends each rejected row to the
 ``failures`` split with one short snake_case reason (``empty``, ``too_short``, ``too_long``, ``wrong_language``,
 ``value_contradiction``, ``duplicate``; extraction failures come from the method modules as
-``unparseable_extraction``) — nothing is dropped silently.
+``unparseable_extraction``, ``extracted_value_not_in_document``, ``too_few_entities``; requests that got no answer
+as ``generator_*``) — nothing is dropped silently.
 
 Matching is done on a normalised form (NFKC, so full-width digits and letters become ASCII; thousands separators
 removed between digits; case folded; whitespace removed) because the paper's generator and our composer both write
@@ -29,6 +30,8 @@ MAX_EN_NON_ASCII_SHARE = 0.1
 
 REASONS: tuple[str, ...] = (
     "unparseable_extraction",
+    "extracted_value_not_in_document",
+    "too_few_entities",
     "empty",
     "too_short",
     "too_long",
