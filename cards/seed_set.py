@@ -43,7 +43,7 @@ def check_publish_seeds(where: str, front: dict, sha: str) -> None:
     published = revision_seeds_sha(front)
     if published is not None and published != sha:
         raise KinjectUserError(
-            f"{where}: its seeds have sha256 {published[:12]}, these seed documents {sha[:12]}; one revision holds "
+            f"{where}: its seeds have sha256 {published[:12]}, these seed documents have sha256 {sha[:12]}; one revision holds "
             "corpora of one seed set. Publish to another dataset repo (set registry.repo in the recipe), or build "
             f"from the published seeds: kinject pull {where} --config seeds --out seeds.jsonl, then --seeds seeds.jsonl"
         )

@@ -1,0 +1,254 @@
+"""How a corpus run ends when something goes wrong: nothing empty, mixed or half-generated is published, requests
+that got no answer are retried, Ctrl-C and crashes print what to do and never a secret, workers die with their
+parent. The loopback runs (``fault_server``) are ``slow``."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from kinject.cards.refs import DatasetRef
+from kinject.cards.registry import open_registry
+from kinject.errors import KinjectUserError
+from kinject.pipelines.checkpoint import AppendToCheckpoint, Checkpoint, failed_path, transport_failures
+from kinject.pipelines.corpus import _extracted_facts, run_corpus
+from kinject.recipes.schema import load_recipe
+from tests.pipelines.test_composer import EN, JA
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+KEY = "sk-canary-7d41a0c2e9"
+PASSWORD = "pw-canary-93be51"
+LONE = {"doc_id": "lone", "category": "terms", "lang": "ja", "text": "ミドリ茶房は店の名前です。",
+        "facts": [{"key": "name", "value": "ミドリ茶房"}], "questions": []}
+
+
+def _recipe(tmp_path: Path, extra: str = "", repo: str = "test/corpus") -> Path:
+    path = tmp_path / f"recipe-{repo.replace('/', '-')}.yaml"
+    path.write_text(
+        f"extends: {REPO_ROOT / 'recipes' / 'cpu.yaml'}\nname: test\nseeds:\n  per_category: 1\n"
+        f"registry:\n  root: {tmp_path / 'kinject' / 'registry'}\n  cache_dir: {tmp_path / 'cache'}\n  repo: {repo}\n"
+        f"corpus:\n  samples_per_doc: 6\n{extra}", encoding="utf-8")
+    return path
+
+
+def _seed_file(tmp_path: Path, docs, name: str = "seeds.jsonl") -> Path:
+    path = tmp_path / name
+    path.write_text("".join(json.dumps({**d, "questions": []}, ensure_ascii=False) + "\n" for d in docs),
+                    encoding="utf-8")
+    return path
+
+
+def _log(recipe) -> list[dict]:
+    try:
+        return open_registry(recipe.registry).log(recipe.registry.repo)
+    except KinjectUserError:  # no repo yet
+        return []
+
+
+def _kinject(*args: str) -> list[str]:
+    return [sys.executable, "-c", "from kinject.cli import app; app()", *args]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 1. a request that got no answer is not a finished row
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_a_failed_request_is_not_checkpointed_but_recorded_for_the_next_run(tmp_path):
+    checkpoint = tmp_path / "rows.jsonl"
+    step = AppendToCheckpoint(name="append", path=str(checkpoint), run="r1")
+    step.load()
+    rows = [{"id": "a", "generation": "a text", "llm_relate_generation_error": None},
+            {"id": "b", "generation": "", "llm_relate_generation_error": "generator_http_500"},
+            {"id": "c", "generation": "", "llm_relate_generation_error": "generator_unreachable"}]
+    assert [r["id"] for r in next(step.process(rows))] == ["a", "b", "c"]
+    assert set(Checkpoint(checkpoint).read()) == {"a"}
+    assert transport_failures(checkpoint, "r1") == {"b": "generator_http_500", "c": "generator_unreachable"}
+    assert transport_failures(checkpoint, "r2") == {}  # another run's failures are not this run's
+    Checkpoint(checkpoint).append([{"id": "b", "text": "retried"}])
+    assert transport_failures(checkpoint, "r1") == {"c": "generator_unreachable"}
+    assert failed_path(checkpoint).name == "rows.failed.jsonl"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 2. never an empty config
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_zero_rows_publish_nothing_and_keep_the_published_config(tmp_path, capsys):
+    path = _recipe(tmp_path)
+    seeds = _seed_file(tmp_path, [JA, EN])
+    recipe = load_recipe(path)
+    ref = run_corpus(recipe, "fact", seeds_file=seeds)
+    before = open_registry(recipe.registry).load(ref, "fact").num_rows
+    assert before > 0
+    # Same seeds, a length bound no composed text meets: every row fails its checks.
+    strict = load_recipe(path, overrides={"corpus": {"min_chars": 100000, "max_chars": 200000}})
+    with pytest.raises(KinjectUserError) as err:
+        run_corpus(strict, "fact", seeds_file=seeds)
+    message = str(err.value)
+    assert "fact: 0 rows" in message and "nothing was published" in message
+    assert "cafe (too_short 6)" in message and "ferry (too_short 6)" in message
+    log = _log(recipe)
+    assert len(log) == 1 and log[0]["sha"] == ref.revision
+    assert open_registry(recipe.registry).load(DatasetRef(repo_id="test/corpus"), "fact").num_rows == before
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 3. one seed set per revision
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_publishing_other_seeds_onto_a_revision_is_refused(tmp_path):
+    recipe = load_recipe(_recipe(tmp_path))
+    first = run_corpus(recipe, "graph", seeds_file=_seed_file(tmp_path, [JA, EN], "a.jsonl"))
+    front = open_registry(recipe.registry).card_data(first)["kinject"]["configs"]
+    assert front["seeds"]["sha256"] == front["graph"]["seeds"]["sha256"]
+    with pytest.raises(KinjectUserError) as err:
+        run_corpus(recipe, "fact", seeds_file=_seed_file(tmp_path, [JA], "b.jsonl"))
+    message = str(err.value)
+    shas = re.findall(r"sha256 ([0-9a-f]{12})", message)
+    assert len(shas) == 2 and shas[0] == front["seeds"]["sha256"][:12] and shas[0] != shas[1]
+    assert "registry.repo" in message and "kinject pull test/corpus@main --config seeds" in message
+    assert [e["sha"] for e in _log(recipe)] == [first.revision]
+    assert not list((tmp_path / "kinject" / "work").glob("**/fact"))  # refused before generating anything
+
+
+def test_train_refuses_a_config_built_from_other_seeds(tmp_path):
+    from kinject.cards.tables import read_table
+    from kinject.trainers.cpt import run_train
+
+    recipe = load_recipe(_recipe(tmp_path))
+    registry = open_registry(recipe.registry)
+    seeds = read_table(_seed_file(tmp_path, [JA, EN]))
+    rows = read_table(_seed_file(tmp_path, [JA], "rows.jsonl"))
+    ref = registry.publish("test/corpus", {"seeds": {"train": seeds}, "graph": {"train": rows}},
+                           provenance={"seeds": {"sha256": "a" * 64}, "graph": {"seeds": {"sha256": "b" * 64}}},
+                           message="graph built from other seeds")
+    with pytest.raises(KinjectUserError, match=r"config 'graph' was built from seeds with sha256 bbbbbbbbbbbb, but "
+                                               r"the revision's seeds have sha256 aaaaaaaaaaaa"):
+        run_train(recipe, ref, "graph")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 4. an extracted value the document does not state
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_extracted_fact_not_in_the_document_goes_to_failures(tmp_path):
+    recipe = load_recipe(_recipe(tmp_path, "generator:\n  backend: openai\n  model: m\n"))
+    stated = {"key": JA["facts"][0]["key"], "value": JA["facts"][0]["value"]}
+    invented = {"key": "座席数", "value": "120席"}
+    kept, failures = _extracted_facts(JA, "fact", recipe, [stated, invented])
+    assert kept == [stated]
+    assert [(f["reason"], f["variant"], f["doc_id"]) for f in failures] == [
+        ("extracted_value_not_in_document", "extraction:座席数", "cafe")]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 5. graph on a document with fewer than two entities
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_graph_document_with_one_entity_goes_to_failures_and_the_rest_completes(tmp_path, capsys):
+    recipe = load_recipe(_recipe(tmp_path))
+    seeds = _seed_file(tmp_path, [JA, EN, LONE])
+    assert run_corpus(recipe, "graph", seeds_file=seeds, dry_run=True) is None
+    assert "graph: rows 12" in capsys.readouterr().out
+    ref = run_corpus(recipe, "graph", seeds_file=seeds)
+    registry = open_registry(recipe.registry)
+    failures = registry.load(ref, "graph", "failures").to_list()
+    assert Counter(f["reason"] for f in failures if f["doc_id"] == "lone") == {"too_few_entities": 6}
+    kept = registry.load(ref, "graph").to_list()
+    assert {r["doc_id"] for r in kept} == {"cafe", "ferry"}
+    assert len(kept) + len(failures) == 18 and len({r["id"] for r in kept + failures}) == 18
+    assert "lone (too_few_entities 6)" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 6. crashes print no locals and no secrets
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_a_crash_prints_a_plain_traceback_without_secrets(tmp_path):
+    path = _recipe(tmp_path, f"generator:\n  backend: openai\n  model: m\n"
+                             f"  base_url: http://user:{PASSWORD}@127.0.0.1:9/v1\n")
+    # A bug inside the corpus stage (forced here, once distilabel is imported), with the recipe and its base_url
+    # in the frames' locals.
+    script = ("import sys; import kinject.pipelines.composer as c\n"
+              "def boom(doc):\n    raise RuntimeError('forced failure')\n"
+              "c.subject = boom\nfrom kinject.cli import app\nsys.argv = ['kinject'] + sys.argv[1:]\napp()\n")
+    done = subprocess.run([sys.executable, "-c", script, "corpus", "--recipe", str(path), "--method", "graph",
+                           "--dry-run"], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OPENAI_API_KEY": KEY, "COLUMNS": "200"})
+    assert done.returncode == 1
+    assert "RuntimeError: forced failure" in done.stderr and "Traceback (most recent call last)" in done.stderr
+    assert "locals" not in done.stderr.lower() and "recipe =" not in done.stderr  # rich's show_locals panel
+    assert PASSWORD not in done.stdout + done.stderr and KEY not in done.stdout + done.stderr
+
+
+def test_recipe_provenance_redacts_url_credentials(tmp_path):
+    from kinject.recipes.schema import recipe_to_yaml
+
+    recipe = load_recipe(_recipe(tmp_path, f"generator:\n  backend: openai\n  model: m\n"
+                                           f"  base_url: https://user:{PASSWORD}@llm.example/v1\n"))
+    text = recipe_to_yaml(recipe)
+    assert PASSWORD not in text and "https://***@llm.example/v1" in text
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 9. a rerun with nothing to do publishes nothing; 10. logs without progress-bar escapes
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_rerun_of_a_finished_command_makes_no_commit_and_logs_one_line_per_stage(tmp_path, capsys):
+    recipe = load_recipe(_recipe(tmp_path))
+    ref = run_corpus(recipe, "fact")
+    err = capsys.readouterr().err
+    # stderr is not a terminal here: no carriage returns or escape codes, one progress line per stage
+    assert "\r" not in err and "\x1b[" not in err
+    assert re.search(r"^fact: generate: 30 of 30 rows, tokens [\d,]+, [\d.]+s$", err, re.M), err
+    assert run_corpus(recipe, "fact") == ref
+    assert "nothing changed" in capsys.readouterr().err
+    assert len(_log(recipe)) == 1
+    assert "provenance/fact/pipeline.yaml" in open_registry(recipe.registry).list_files(ref)
+
+
+def test_no_pydantic_warning_on_a_run(tmp_path):
+    done = subprocess.run(_kinject("corpus", "--recipe", str(_recipe(tmp_path)), "--method", "graph", "--dry-run"),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr, done.stderr
+
+
+def test_a_rerun_after_the_checkpoint_finished_still_publishes_the_pipeline_yaml(tmp_path):
+    recipe = load_recipe(_recipe(tmp_path))
+    seeds = _seed_file(tmp_path, [JA, EN])
+    run_corpus(recipe, "fact", seeds_file=seeds)
+    # Another repo, same work folder: nothing is generated, yet the revision carries the pipeline that wrote it.
+    other = recipe.model_copy(update={"registry": recipe.registry.model_copy(update={"repo": "test/other"})})
+    (tmp_path / "kinject" / "work" / "test" / "other").parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(tmp_path / "kinject" / "work" / "test" / "corpus", tmp_path / "kinject" / "work" / "test" / "other")
+    ref = run_corpus(other, "fact", seeds_file=seeds)
+    assert "provenance/fact/pipeline.yaml" in open_registry(recipe.registry).list_files(ref)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 10. smaller points of the corpus stage
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_none_claims_no_output_tokens(tmp_path, capsys):
+    recipe = load_recipe(_recipe(tmp_path))
+    run_corpus(recipe, "none", dry_run=True)
+    assert "none: rows 30 (the documents repeated); nothing generated" in capsys.readouterr().out
+    ref = run_corpus(recipe, "none")
+    tokens = open_registry(recipe.registry).card_data(ref)["kinject"]["configs"]["none"]["tokens"]
+    assert tokens["output"] == 0 and tokens["input"] == 0
