@@ -150,7 +150,10 @@ def test_dry_run_numbers_and_writes_nothing(tmp_path, capsys):
     assert est["output_tokens"] == 60 * 100
     assert est["input_tokens"] > 50 * 100  # the document is in every relate prompt
     assert est["cost"] == pytest.approx(round(est["input_tokens"] * 2e-6 + est["output_tokens"] * 8e-6, 4))
-    assert f"requests 60 (extraction 10, generation 50)" in out and f"{est['cost']:.4f}" in out
+    assert f"requests 60 (extraction 10, generation 50)" in out
+    # the output bound is max_new_tokens per request: an upper bound, and so is the cost; the unit is named
+    assert f"output tokens at most {est['output_tokens']:,} (max_new_tokens 100 per request)" in out
+    assert f"cost at most {est['cost']:.4f} USD" in out and "input 2.0 USD, output 8.0 USD" in out
     assert not (tmp_path / "kinject").exists()  # no registry, no work dir
 
 
