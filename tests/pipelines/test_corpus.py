@@ -202,6 +202,8 @@ def test_llm_path_sends_failures_with_reasons(tmp_path, monkeypatch):
     seeds = _seed_file(tmp_path)
     extraction = json.dumps({"entities": [{"name": "ミドリ茶房"}, {"name": "980円"}, {"name": "Kelvo"},
                                           {"name": "Tarn Lines"}, {"name": "24席"}]}, ensure_ascii=False)
+    from kinject.cards.refs import DatasetRef
+
     monkeypatch.setattr("kinject.pipelines.corpus._llm", lambda r: ScriptedLLM(extraction=extraction))
     ref = run_corpus(recipe, "graph", seeds_file=seeds, samples=6)
     registry = open_registry(recipe.registry)
@@ -209,10 +211,12 @@ def test_llm_path_sends_failures_with_reasons(tmp_path, monkeypatch):
     assert rows and {r["generator"] for r in rows} == {"scripted"}
     assert all(r["input_tokens"] > 0 for r in rows)
     monkeypatch.setattr("kinject.pipelines.corpus._llm", lambda r: ScriptedLLM(extraction="no json", mode="english"))
-    ref = run_corpus(recipe.model_copy(update={"corpus": recipe.corpus.model_copy(update={"seed": 1})}),
-                     "graph", seeds_file=seeds, samples=6)
-    failures = registry.load(ref, "graph", "failures").to_list()
-    assert Counter(f["reason"] for f in failures) == {"unparseable_extraction": 2}
+    # no extraction parses: 0 rows, so nothing is published and the documents are named with their reason
+    with pytest.raises(KinjectUserError, match=r"graph: 0 rows .*cafe \(unparseable_extraction 1\); "
+                                               r"ferry \(unparseable_extraction 1\)"):
+        run_corpus(recipe.model_copy(update={"corpus": recipe.corpus.model_copy(update={"seed": 1})}),
+                   "graph", seeds_file=seeds, samples=6)
+    assert registry.resolve(DatasetRef(repo_id="test/corpus")) == ref.revision
     monkeypatch.setattr("kinject.pipelines.corpus._llm", lambda r: ScriptedLLM(mode="english"))
     ref = run_corpus(recipe, "rephrase", seeds_file=seeds, samples=4)
     failures = registry.load(ref, "rephrase", "failures").to_list()
