@@ -18,6 +18,7 @@ same command on the Ray head node (or submit it with ``ray job submit -- kinject
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import os
@@ -211,18 +212,31 @@ def _run_pipeline(pipeline, checkpoint: Path, ids: list[str], desc: str, unit: s
     stopped = threading.Event()
     stop = pipeline._stop
 
-    def observed_stop(*args, **kwargs):
+    def observed_stop():
+        again = stopped.is_set()
         stopped.set()
         try:
-            return stop(*args, **kwargs)
+            # distilabel 1.5.3's local `_stop` takes its lock and, on a repeated call (the second Ctrl-C), returns
+            # without releasing it: the pipeline then deadlocks. A repeated call goes in without the lock (the
+            # flag it reads is already set): the second Ctrl-C warns, the third terminates the workers.
+            return stop(acquire_lock=False) if again and "acquire_lock" in inspect.signature(stop).parameters \
+                else stop()
         except (BrokenPipeError, EOFError, ConnectionError):  # a later Ctrl-C, after distilabel closed its queues
             return None
 
     pipeline._stop = observed_stop
     sigint = signal.getsignal(signal.SIGINT)
+    thread_hook = threading.excepthook
+
+    def quiet_after_stop(args):  # the third Ctrl-C shuts distilabel's manager down under its queue threads
+        if not (stopped.is_set() and issubclass(args.exc_type, (EOFError, BrokenPipeError, ConnectionError))):
+            thread_hook(args)
+
+    threading.excepthook = quiet_after_stop
     try:
         pipeline.run(use_cache=False)
     finally:
+        threading.excepthook = thread_hook
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, sigint)  # distilabel leaves its handler installed after run
         progress.close()
