@@ -201,6 +201,12 @@ def test_recipe_provenance_redacts_url_credentials(tmp_path):
                                            f"  base_url: https://user:{PASSWORD}@llm.example/v1\n"))
     text = recipe_to_yaml(recipe)
     assert PASSWORD not in text and "https://***@llm.example/v1" in text
+    # the LLM's dump is what distilabel writes to pipeline.yaml (its cache and the card's provenance)
+    from kinject.pipelines.backends import make_llm
+
+    os.environ.setdefault("OPENAI_API_KEY", "none")
+    llm = make_llm(recipe.generator)
+    assert llm.dump()["base_url"] == "https://***@llm.example/v1" and PASSWORD in llm.base_url
 
 
 # ---------------------------------------------------------------------------------------------------------------
