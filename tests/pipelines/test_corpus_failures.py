@@ -194,7 +194,7 @@ def test_a_crash_prints_a_plain_traceback_without_secrets(tmp_path):
     assert PASSWORD not in done.stdout + done.stderr and KEY not in done.stdout + done.stderr
 
 
-def test_recipe_provenance_redacts_url_credentials(tmp_path):
+def test_recipe_provenance_redacts_url_credentials(tmp_path, monkeypatch):
     from kinject.recipes.schema import recipe_to_yaml
 
     recipe = load_recipe(_recipe(tmp_path, f"generator:\n  backend: openai\n  model: m\n"
@@ -204,7 +204,7 @@ def test_recipe_provenance_redacts_url_credentials(tmp_path):
     # the LLM's dump is what distilabel writes to pipeline.yaml (its cache and the card's provenance)
     from kinject.pipelines.backends import make_llm
 
-    os.environ.setdefault("OPENAI_API_KEY", "none")
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
     llm = make_llm(recipe.generator)
     assert llm.dump()["base_url"] == "https://***@llm.example/v1" and PASSWORD in llm.base_url
 
