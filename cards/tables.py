@@ -42,8 +42,14 @@ def read_table(path: Path) -> datasets.Dataset:
 
 def write_table(dataset: datasets.Dataset, out: Path | None) -> None:
     """Write rows as ``.jsonl`` (or ``.parquet`` by suffix); ``None`` writes JSON lines to stdout."""
-    if out is not None and Path(out).suffix == ".parquet":
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
+    if out is not None:
+        out = Path(out)
+        if out.suffix not in SUFFIXES:
+            raise KinjectUserError(f"--out {out}: expected one of {', '.join(SUFFIXES)}, got "
+                                   f"{out.suffix or 'no suffix'} (JSON Lines are written as .jsonl)")
+        if not out.parent.is_dir():
+            raise KinjectUserError(f"--out {out}: folder {out.parent} does not exist; create it first")
+    if out is not None and out.suffix == ".parquet":
         dataset.to_parquet(str(out))
         return
     handle = sys.stdout if out is None else Path(out).open("w", encoding="utf-8")

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import functools
 import sys
+import traceback
 from pathlib import Path
 from typing import Callable, Optional
 
+import click
 import typer
+import typer.core
 
 from kinject.errors import KinjectUserError
 
@@ -31,17 +34,50 @@ RecipeOption = typer.Option(Path("recipes/cpu.yaml"), "--recipe", "-r", help="Re
 
 
 def user_errors(command: Callable) -> Callable:
-    """Turn a ``KinjectUserError`` into a one-line message and exit code 2."""
+    """How every command ends when it does not succeed.
+
+    - ``KinjectUserError``: one line on stderr, exit 2.
+    - Ctrl-C (``RunInterrupted`` or ``KeyboardInterrupt``): one line saying how to resume, exit 130.
+    - Any other exception (a bug): Python's plain traceback, exit 1. Never rich's: distilabel installs rich's
+      traceback handler with ``show_locals=True`` on import, which printed every local variable (recipes,
+      documents, a ``base_url`` with its password). URL credentials are redacted from whatever is printed.
+    """
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        from kinject.errors import RunInterrupted
+        from kinject.redact import redact_urls
+
         try:
             return command(*args, **kwargs)
         except KinjectUserError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(f"error: {redact_urls(str(exc))}", err=True)
             raise typer.Exit(2) from None
+        except RunInterrupted as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(130) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted; nothing was published; rerun the same command to resume", err=True)
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort, click.exceptions.ClickException):
+            raise
+        except SystemExit as exc:
+            if exc.code in (None, 0):
+                raise
+            # distilabel's third Ctrl-C ends its pipeline with sys.exit(1) after terminating its workers
+            typer.echo("interrupted; nothing was published; rerun the same command to resume", err=True)
+            raise typer.Exit(130) from None
+        except BaseException:
+            sys.excepthook = sys.__excepthook__  # the hook distilabel's import replaced
+            typer.echo(redact_urls(traceback.format_exc()).rstrip(), err=True)
+            raise typer.Exit(1) from None
 
     return wrapper
+
+
+# typer 0.29 labels flags "<bool>" in --help as if they took a value; a flag takes none.
+_display_type_rich = typer.core.TyperOption.display_type_rich
+typer.core.TyperOption.display_type_rich = lambda self, ctx: None if self.is_flag else _display_type_rich(self, ctx)
 
 
 def _load(recipe: Path):
@@ -284,6 +320,9 @@ def train(
         None, "--data", help="Dataset REPO@REV to train on (default: the recipe's registry.repo at main)."
     ),
     config: str = typer.Option("graph", "--config", help="Config to train on: none, rephrase, fact, graph, a subset."),
+    output_dir: Optional[Path] = typer.Option(
+        None, "--output-dir", help="Folder for the run (default: the recipe's train.output_dir)."
+    ),
 ) -> None:
     """Continually pretrain on a corpus revision, evaluate on the clock, publish results (prints REPO@SHA).
 
@@ -292,8 +331,11 @@ def train(
     from kinject.cards.refs import DatasetRef
     from kinject.trainers.cpt import run_train
 
+    from kinject.recipes.schema import load_recipe
+
     ref = DatasetRef.parse(data) if data else None
-    run_dir, card = run_train(_load(recipe), ref, config)
+    overrides = {"train": {"output_dir": str(output_dir)}} if output_dir is not None else None
+    run_dir, card = run_train(load_recipe(recipe, overrides=overrides), ref, config)
     typer.echo(f"run: {run_dir}", err=True)
     _print_ref(card)
 

@@ -37,10 +37,11 @@ from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.models.llms import LLM, OpenAILLM, TransformersLLM
 from distilabel.models.llms.utils import prepare_output
 from distilabel.typing import FormattedInput, GenerateOutput
-from pydantic import Field, PositiveInt, PrivateAttr, SecretStr, validate_call
+from pydantic import Field, PositiveInt, PrivateAttr, SecretStr, field_serializer, validate_call
 
 from kinject.errors import KinjectUserError
 from kinject.recipes.schema import GeneratorConfig
+from kinject.redact import redact_urls
 
 # Extra key of every generate output: None, or why the request failed after its retries. distilabel's Task copies
 # extra LLM keys into the row as ``llm_<task name>_generation_error`` (see ``Task._create_extra``).
@@ -82,6 +83,12 @@ class BoundedOpenAILLM(OpenAILLM):
     _semaphore: Optional[asyncio.Semaphore] = PrivateAttr(None)
     _semaphore_loop: Optional[asyncio.AbstractEventLoop] = PrivateAttr(None)
     _errors: List[str] = PrivateAttr(default_factory=list)
+
+    @field_serializer("base_url")
+    def _redacted_base_url(self, base_url: Optional[str]) -> Optional[str]:
+        # distilabel writes the dumped pipeline (pipeline.yaml) into its cache folder on every run: credentials in
+        # the URL must not land there. Workers receive the LLM pickled, not from this dump, so it still connects.
+        return None if base_url is None else redact_urls(base_url)
 
     @property
     def errors(self) -> List[str]:

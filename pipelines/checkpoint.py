@@ -7,6 +7,10 @@ including the ``LoadDataFromDicts`` data, which changes on every resume because 
 Our rule is simpler and checkable: a row is finished once its line is in ``rows.jsonl``; a resumed run loads only
 the (document, sample) variants whose id is not there. The last step appends each batch with one ``write`` and
 an ``fsync``; a line cut by SIGKILL is dropped (and the file truncated to the last full line) when read back.
+
+A request that failed for transport reasons (connection refused, timeout, 429/5xx after the client's retries) is
+not a finished row: its id and reason go to ``<checkpoint>.failed.jsonl`` instead, so the next run retries it.
+A model answer that fails a check (unparseable, wrong language, ...) is finished and reaches ``failures``.
 """
 
 # no `from __future__ import annotations`: distilabel finds a step's input parameter by its runtime
@@ -77,6 +81,26 @@ class Checkpoint:
             os.fsync(f.fileno())
 
 
+def failed_path(checkpoint: Path) -> Path:
+    """Where the requests of a checkpoint that failed for transport reasons are recorded (``rows.failed.jsonl``)."""
+    return checkpoint.with_name(checkpoint.stem + ".failed.jsonl")
+
+
+def transport_failures(checkpoint: Path, run: str) -> dict[str, str]:
+    """id -> reason of the requests of run ``run`` that failed for transport reasons and are still unfinished."""
+    path = failed_path(checkpoint)
+    if not path.exists():
+        return {}
+    finished = Checkpoint(checkpoint).read()
+    failed: dict[str, str] = {}
+    for line in path.read_bytes().splitlines():
+        if line.strip().endswith(b"}"):
+            row = json.loads(line)
+            if row["run"] == run and row["id"] not in finished:
+                failed[row["id"]] = row["reason"]
+    return failed
+
+
 class AppendToCheckpoint(Step):
     """Append each finished batch to the checkpoint (the last step of every generation pipeline).
 
@@ -98,9 +122,18 @@ class AppendToCheckpoint(Step):
         return ["id"]
 
     def process(self, inputs: StepInput) -> "StepOutput":  # type: ignore[override]
-        rows = [self._finished(row) for row in inputs]
+        from kinject.pipelines.backends import generation_error
+
+        rows, failed = [], []
+        for row in inputs:
+            reason = generation_error(row)
+            if reason is None:
+                rows.append(self._finished(row))
+            else:
+                failed.append({"id": row["id"], "reason": reason, "run": self.run})
+        Checkpoint(failed_path(Path(self.path))).append(failed)
         Checkpoint(Path(self.path)).append(rows)
-        yield [{"id": row["id"]} for row in rows]
+        yield [{"id": row["id"]} for row in rows + failed]
 
     def _finished(self, row: dict[str, Any]) -> dict[str, Any]:
         out = {**row, "run": self.run}

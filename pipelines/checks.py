@@ -5,7 +5,8 @@ Every check is a pure function of the text and the seed document, so the same co
 whichever generator wrote it. ``check_rows`` applies them in a fixed order and sends each rejected row to the
 ``failures`` split with one short snake_case reason (``empty``, ``too_short``, ``too_long``, ``wrong_language``,
 ``value_contradiction``, ``duplicate``; extraction failures come from the method modules as
-``unparseable_extraction``) — nothing is dropped silently.
+``unparseable_extraction``, ``extracted_value_not_in_document``, ``too_few_entities``; requests that got no answer
+as ``generator_*``) — nothing is dropped silently.
 
 Values are matched in ``kinject.text.normalize``'s form and numbers read by ``kinject.text.find_quantities``, the
 same reading the match judge gives an answer.
@@ -25,6 +26,8 @@ __all__ = ["REASONS", "normalize", "facts_present", "lang_ok", "length_reason", 
 
 REASONS: tuple[str, ...] = (
     "unparseable_extraction",
+    "extracted_value_not_in_document",
+    "too_few_entities",
     "empty",
     "too_short",
     "too_long",

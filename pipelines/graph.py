@@ -121,6 +121,9 @@ def plan(doc: dict, n: int, corpus: CorpusConfig, entities: list[str] | None = N
     if entities is None:
         entities = [node.name for node in composer.nodes(doc, corpus.graph.max_entities)]
     entities = entities[: corpus.graph.max_entities]
+    if len(entities) < 2:  # no pair to relate: every sample of the document goes to failures
+        return [{"sample": i, "variant": "too_few_entities", "entities": entities, "reason": "too_few_entities"}
+                for i in range(n)]
     rng = composer.rng_for(corpus.seed, doc["doc_id"], "graph-plan", 0)
     rows = []
     for i, group in enumerate(plan_groups(entities, n, corpus.graph.triple_share, rng)):

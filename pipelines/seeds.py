@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from kinject.errors import KinjectUserError
+from kinject.pipelines.checks import normalize
 from kinject.pipelines.names import NameBook
 from kinject.pipelines.seed_templates import (
     ANAPHORS, CLOSINGS, FACT_KEYS, MIN_LENGTH, TEMPLATES, question_template, template_texts, text_length,
@@ -189,9 +190,14 @@ def _validate_row(row: Any, where: str) -> dict:
         raise KinjectUserError(f"{where}: lang: unknown language {head['lang']!r} (one of: {', '.join(LANGS)})")
     facts = [_check_record(f, FACT_FIELDS, where, f"facts[{i}]") for i, f in enumerate(_check_list(row, "facts", where))]
     fact_values: dict[str, str] = {}
+    text = normalize(head["text"])
     for i, fact in enumerate(facts):
         if fact["key"] in fact_values:
             raise KinjectUserError(f"{where}: facts[{i}].key: duplicate fact key {fact['key']!r}")
+        if normalize(fact["value"]) not in text:
+            # The composer states a fact's value as given: a value the document never says would be taught as fact.
+            raise KinjectUserError(f"{where}: facts[{i}].value: {fact['value']!r} (fact {fact['key']!r}) does not "
+                                   "appear in text; give the value as the document writes it, or drop the fact")
         fact_values[fact["key"]] = fact["value"]
     questions = [_check_record(q, QUESTION_FIELDS, where, f"questions[{i}]")
                  for i, q in enumerate(_check_list(row, "questions", where))]

@@ -11,10 +11,10 @@ Every field documents itself through ``Field(description=...)``; ``kinject recip
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from kinject.errors import KinjectUserError
 
@@ -28,6 +28,16 @@ class Section(BaseModel):
     """Base of every recipe section: unknown keys fail (typos), values are immutable once loaded."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_int(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic's lax mode reads `true` as 1 for an int field (`samples_per_doc: true` became 1 sample);
+        # a bool where a number is expected is a mistake in a recipe.
+        annotation = cls.model_fields[info.field_name].annotation if info.field_name else None
+        if isinstance(value, bool) and annotation is not bool and int in (annotation, *get_args(annotation)):
+            raise ValueError(f"expected an integer, got a boolean ({str(value).lower()})")
+        return value
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -77,6 +87,11 @@ class GeneratorConfig(Section):
     max_new_tokens: int = Field(512, ge=1, description="Maximum tokens per generated text.")
     price_input_per_mtok: float = Field(0.0, ge=0, description="Price per million input tokens (for --dry-run).")
     price_output_per_mtok: float = Field(0.0, ge=0, description="Price per million output tokens (for --dry-run).")
+    price_currency: str = Field("USD", min_length=1, description="Currency of the two prices, printed by --dry-run.")
+    max_failed_share: float = Field(
+        0.05, ge=0, le=1, description="Most share of a run's requests that may fail to get an answer (connection, "
+        "timeout, 429/5xx after the retries); above it nothing is published and a rerun retries them."
+    )
     use_ray: bool = Field(False, description="Run generation on Ray through distilabel's RayPipeline.")
 
     @model_validator(mode="after")
@@ -457,8 +472,12 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
     return merged
 
 
-def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """Read one recipe file and the files it ``extends:`` (paths relative to the file), base first."""
+def _read_yaml(path: Path, chain: tuple[Path, ...] = (), origins: dict[tuple, Path] | None = None) -> dict[str, Any]:
+    """Read one recipe file and the files it ``extends:`` (paths relative to the file), base first.
+
+    ``origins`` (when given) receives, for every key path, the file that set it last: an error in a key the
+    parent file set is reported against the parent, not the child that extends it.
+    """
     if path in chain:
         raise KinjectUserError(f"{path}: extends: cycle ({' -> '.join(map(str, chain + (path,)))})")
     if not path.is_file():
@@ -471,42 +490,70 @@ def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise KinjectUserError(f"{path}: expected a mapping of sections, got {type(data).__name__}")
     parent = data.pop("extends", None)
-    if parent is None:
-        return data
-    if not isinstance(parent, str):
+    if parent is not None and not isinstance(parent, str):
         raise KinjectUserError(f"{path}: extends: expected a file name, got {parent!r}")
-    base = _read_yaml((path.parent / parent).resolve(), chain + (path,))
-    return _deep_merge(base, data)
+    base = _read_yaml((path.parent / parent).resolve(), chain + (path,), origins) if parent is not None else {}
+    if origins is not None:
+        _record_origins(origins, data, path)
+    return _deep_merge(base, data) if parent is not None else data
 
 
-def format_validation_error(path: Path | str, exc: ValidationError) -> str:
-    """``recipes/cpu.yaml: corpus.graph.max_entities: must be >= 2, got 0`` — one line per problem."""
+def _record_origins(origins: dict[tuple, Path], data: dict, path: Path, prefix: tuple = ()) -> None:
+    for key, value in data.items():
+        origins[prefix + (key,)] = path
+        if isinstance(value, dict):
+            _record_origins(origins, value, path, prefix + (key,))
+
+
+def format_validation_error(path: Path | str, exc: ValidationError, origins: dict[tuple, Path] | None = None) -> str:
+    """``recipes/cpu.yaml: corpus.graph.max_entities: must be >= 2, got 0`` — one line per problem.
+
+    With ``origins`` (from ``_read_yaml``) a key set by a parent recipe is reported against that file.
+    """
     lines = []
+    own = Path(path).resolve()
     for err in exc.errors():
         loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
         message = err["msg"]
         if err["type"] == "extra_forbidden":
             message = "unknown key (typo?)"
+        elif err["type"] == "value_error":
+            message = message.removeprefix("Value error, ")
         elif "input" in err and err["type"] not in ("missing",):
             message = f"{message}, got {err['input']!r}"
-        lines.append(f"{path}: {loc}: {message}")
+        where = str(path)
+        parts = tuple(err["loc"])
+        origin = next((origins[parts[:i]] for i in range(len(parts), 0, -1) if parts[:i] in (origins or {})), None)
+        if origin is not None and origin != own:
+            where = f"{_shown(origin)} (extended by {path})"
+        lines.append(f"{where}: {loc}: {message}")
     return "\n".join(lines)
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> Recipe:
     """Load, resolve ``extends:`` and validate a recipe; raise ``KinjectUserError`` naming file and field."""
     path = Path(path)
-    data = _read_yaml(path.resolve())
+    origins: dict[tuple, Path] = {}
+    data = _read_yaml(path.resolve(), origins=origins)
     if overrides:
         data = _deep_merge(data, overrides)
     data["source"] = str(path)
     try:
         return Recipe.model_validate(data)
     except ValidationError as exc:
-        raise KinjectUserError(format_validation_error(path, exc)) from exc
+        raise KinjectUserError(format_validation_error(path, exc, origins)) from exc
 
 
 def recipe_to_yaml(recipe: Recipe) -> str:
-    """The resolved recipe as YAML (what cards record and ``kinject recipe show`` prints)."""
+    """The resolved recipe as YAML (what cards record and ``kinject recipe show`` prints), URL credentials redacted."""
+    from kinject.redact import redact_urls
+
     data = recipe.model_dump(mode="json", exclude={"source"})
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    return redact_urls(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))

@@ -6,12 +6,15 @@ can check that the client retries a bounded number of times and that the run rec
 - a marker ``[[fault:MODE]]`` anywhere in the messages applies MODE to every attempt of that prompt;
 - ``[[fault:MODE*N]]`` applies MODE to the first N attempts of that prompt, then answers ``ok`` (a retry that
   recovers);
+- otherwise, when ``FaultServer.mix`` is set (mode -> share, e.g. ``{"429": 0.15, "500": 0.1}``), each attempt
+  draws its mode from it, seeded by the prompt and the attempt number (the rest of the mass answers ``ok``);
 - otherwise ``FaultServer.default_mode`` applies (``ok`` unless a test changes it).
 
 Modes: ``ok`` (a valid answer in the prompt's language, derived from the prompt so content checks can pass),
 ``malformed_json``, ``empty``, ``wrong_language``, ``429`` (with ``Retry-After``), ``500``, ``timeout`` (sleeps
 ``timeout_sleep_s``, longer than the client's timeout). ``latency_s`` delays every answer (the benchmark's fixed
-latency per request). ``api_key`` makes it check the bearer token (a test can prove the key was sent).
+latency per request). ``api_key`` makes it check the bearer token (a test can prove the key was sent). ``port``
+binds a given port, so a stopped server can come back at the same ``base_url``.
 
 Standard-library ``ThreadingHTTPServer`` rather than FastAPI/uvicorn: one thread per connection is enough for 64
 concurrent requests, it starts in milliseconds, and it stops cleanly from any thread (uvicorn's signal handling
@@ -20,7 +23,9 @@ wants the main thread).
 
 from __future__ import annotations
 
+import hashlib
 import json
+import random
 import re
 import sys
 import threading
@@ -56,6 +61,8 @@ class FaultServer:
     model: str = "fault-model"
     api_key: str | None = None  # when set, requests without "Authorization: Bearer <api_key>" get 401
     responder: Callable[[list[dict]], str] | None = None
+    mix: dict[str, float] | None = None
+    port: int = 0
     requests: list[Request] = field(default_factory=list)
     max_in_flight: int = 0  # most chat requests being handled at once (concurrency the client achieved)
     _in_flight: int = 0
@@ -68,8 +75,10 @@ class FaultServer:
     # -- lifecycle ------------------------------------------------------------------------------------------
 
     def start(self) -> "FaultServer":
+        self._stop.clear()  # a server stopped earlier can start again
         handler = type("Handler", (_Handler,), {"state": self})
-        self._httpd = _Server(("127.0.0.1", 0), handler)
+        self._httpd = _Server(("127.0.0.1", self.port), handler)
+        self.port = self._httpd.server_address[1]
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
@@ -118,6 +127,14 @@ class FaultServer:
         with self._lock:
             self._attempts[prompt] += 1
             attempt = self._attempts[prompt]
+        if match is None and self.mix:
+            seed = hashlib.sha256(f"{prompt}\x1f{attempt}".encode()).digest()
+            draw, mass = random.Random(seed).random(), 0.0
+            for mode, share in self.mix.items():
+                mass += share
+                if draw < mass:
+                    return mode
+            return "ok"
         if match is None:
             return self.default_mode
         mode, times = match.group(1), match.group(2)

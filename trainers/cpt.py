@@ -203,6 +203,7 @@ def sft_config(recipe: Recipe, plan: TrainPlan, run_dir: Path):
 def run_train(recipe: Recipe, data: DatasetRef | None = None, config: str = "graph") -> tuple[Path, DatasetRef]:
     """Train on ``config`` of ``data`` (default ``registry.repo@main``), evaluate, publish; (run dir, new card ref)."""
     from kinject.cards.registry import open_registry
+    from kinject.cards.seed_set import check_train_seeds
     from kinject.trainers.judges import make_judge
     from kinject.trainers.results import publish_results
 
@@ -216,6 +217,7 @@ def run_train(recipe: Recipe, data: DatasetRef | None = None, config: str = "gra
                 f"{ref} has no config {needed!r} (has: {', '.join(configs) or 'none'}); "
                 f"was `make corpus METHOD={config}` run?"
             )
+    check_train_seeds(str(pinned), registry.card_data(pinned), config)
     corpus_rows = registry.load(pinned, config).to_list()
     seed_rows = registry.load(pinned, "seeds").to_list()
     judge = make_judge(recipe.judge)

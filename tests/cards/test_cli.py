@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -70,3 +71,39 @@ def test_user_errors_exit_2_with_one_line(recipe, tmp_path):
     bad.write_text('{"a": 1}\nnot json\n')
     done = runner.invoke(app, ["publish", "-r", str(recipe), "--file", str(bad), "--config", "seeds"])
     assert done.exit_code == 2 and f"{bad}:2: not a JSON object" in done.stderr
+
+
+@pytest.mark.parametrize("out, expected", [
+    ("x.csv", r"--out .*x\.csv: expected one of \.jsonl, \.json, \.parquet, got \.csv"),
+    ("missing/dir/x.jsonl", r"--out .*x\.jsonl: folder .*missing/dir does not exist"),
+])
+def test_pull_out_refuses_an_unknown_suffix_or_folder(recipe, tmp_path, out, expected):
+    runner = CliRunner()
+    done = runner.invoke(app, ["publish", "--recipe", str(recipe), "--file", str(_seeds_file(tmp_path)),
+                               "--config", "seeds"])
+    assert done.exit_code == 0, done.output
+    target = tmp_path / out
+    done = runner.invoke(app, ["pull", f"{REPO}@main", "--recipe", str(recipe), "--out", str(target)])
+    assert done.exit_code == 2 and "Traceback" not in done.output
+    assert re.search(expected, done.stderr), done.stderr
+    assert not target.exists()
+
+
+def test_help_shows_no_value_type_on_flags():
+    done = CliRunner().invoke(app, ["corpus", "--help"], env={"COLUMNS": "160"})
+    assert done.exit_code == 0
+    assert "--dry-run" in done.stdout and "<bool>" not in done.stdout
+    assert "<path>" in done.stdout  # options that take a value keep their type
+
+
+def test_train_output_dir_overrides_the_recipe(recipe, tmp_path, monkeypatch):
+    seen = {}
+
+    def fake_run_train(loaded, ref, config):
+        seen["output_dir"] = loaded.train.output_dir
+        return tmp_path / "run", f"{REPO}@{'0' * 40}"
+
+    monkeypatch.setattr("kinject.trainers.cpt.run_train", fake_run_train)
+    done = CliRunner().invoke(app, ["train", "--recipe", str(recipe), "--output-dir", str(tmp_path / "runs")])
+    assert done.exit_code == 0, done.output
+    assert seen["output_dir"] == tmp_path / "runs"

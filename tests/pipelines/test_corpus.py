@@ -150,7 +150,10 @@ def test_dry_run_numbers_and_writes_nothing(tmp_path, capsys):
     assert est["output_tokens"] == 60 * 100
     assert est["input_tokens"] > 50 * 100  # the document is in every relate prompt
     assert est["cost"] == pytest.approx(round(est["input_tokens"] * 2e-6 + est["output_tokens"] * 8e-6, 4))
-    assert f"requests 60 (extraction 10, generation 50)" in out and f"{est['cost']:.4f}" in out
+    assert f"requests 60 (extraction 10, generation 50)" in out
+    # the output bound is max_new_tokens per request: an upper bound, and so is the cost; the unit is named
+    assert f"output tokens at most {est['output_tokens']:,} (max_new_tokens 100 per request)" in out
+    assert f"cost at most {est['cost']:.4f} USD" in out and "input 2.0 USD, output 8.0 USD" in out
     assert not (tmp_path / "kinject").exists()  # no registry, no work dir
 
 
@@ -199,6 +202,8 @@ def test_llm_path_sends_failures_with_reasons(tmp_path, monkeypatch):
     seeds = _seed_file(tmp_path)
     extraction = json.dumps({"entities": [{"name": "ミドリ茶房"}, {"name": "980円"}, {"name": "Kelvo"},
                                           {"name": "Tarn Lines"}, {"name": "24席"}]}, ensure_ascii=False)
+    from kinject.cards.refs import DatasetRef
+
     monkeypatch.setattr("kinject.pipelines.corpus._llm", lambda r: ScriptedLLM(extraction=extraction))
     ref = run_corpus(recipe, "graph", seeds_file=seeds, samples=6)
     registry = open_registry(recipe.registry)
@@ -206,10 +211,12 @@ def test_llm_path_sends_failures_with_reasons(tmp_path, monkeypatch):
     assert rows and {r["generator"] for r in rows} == {"scripted"}
     assert all(r["input_tokens"] > 0 for r in rows)
     monkeypatch.setattr("kinject.pipelines.corpus._llm", lambda r: ScriptedLLM(extraction="no json", mode="english"))
-    ref = run_corpus(recipe.model_copy(update={"corpus": recipe.corpus.model_copy(update={"seed": 1})}),
-                     "graph", seeds_file=seeds, samples=6)
-    failures = registry.load(ref, "graph", "failures").to_list()
-    assert Counter(f["reason"] for f in failures) == {"unparseable_extraction": 2}
+    # no extraction parses: 0 rows, so nothing is published and the documents are named with their reason
+    with pytest.raises(KinjectUserError, match=r"graph: 0 rows .*cafe \(unparseable_extraction 1\); "
+                                               r"ferry \(unparseable_extraction 1\)"):
+        run_corpus(recipe.model_copy(update={"corpus": recipe.corpus.model_copy(update={"seed": 1})}),
+                   "graph", seeds_file=seeds, samples=6)
+    assert registry.resolve(DatasetRef(repo_id="test/corpus")) == ref.revision
     monkeypatch.setattr("kinject.pipelines.corpus._llm", lambda r: ScriptedLLM(mode="english"))
     ref = run_corpus(recipe, "rephrase", seeds_file=seeds, samples=4)
     failures = registry.load(ref, "rephrase", "failures").to_list()

@@ -296,8 +296,20 @@ def test_text_only_documents_are_accepted(tmp_path, capsys):
     assert "1 with text only" in capsys.readouterr().err
 
 
+def test_fact_value_absent_from_text_is_refused_with_file_line_and_field(tmp_path):
+    # The composer would state "2019年" as a fact of this document, which never says it.
+    row = GOOD | {"doc_id": "d2", "text": "ルミナX7は新しい製品です。", "questions": []}
+    path = _write_jsonl(tmp_path / "seeds.jsonl", [GOOD, row])
+    with pytest.raises(KinjectUserError, match=r"seeds\.jsonl: line 2 \(doc_id 'd2'\): facts\[1\]\.value: '2019年' "
+                                               r"\(fact 'release_year'\) does not appear in text"):
+        read_seed_file(path)
+    # the same value written with full-width digits is the same value
+    assert read_seed_file(_write_jsonl(tmp_path / "wide.jsonl", [GOOD | {"text": "ルミナX7は２０１９年に発売。"}]))
+
+
 def test_answer_absent_from_text_is_a_warning_naming_doc_and_question(tmp_path):
-    row = GOOD | {"questions": [GOOD["questions"][0]], "text": "ルミナX7は新しい製品です。"}
+    # Only a text-only document (no fact table) can have a gold answer its text does not state.
+    row = GOOD | {"questions": [GOOD["questions"][0]], "text": "ルミナX7は新しい製品です。", "facts": []}
     path = _write_jsonl(tmp_path / "seeds.jsonl", [row])
     with pytest.warns(UserWarning, match=r"doc_id 'd1'.*questions\[0\].*'2019年'.*does not appear in the text"):
         docs = read_seed_file(path)

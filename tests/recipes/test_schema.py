@@ -99,3 +99,21 @@ def test_cli_recipe_show_and_exit_code(tmp_path):
     assert f"{bad}: judge.kind" in result.stderr
     result = runner.invoke(app, ["recipe", "show", str(tmp_path / "missing.yaml")])
     assert result.exit_code == 2 and "recipe file not found" in result.stderr
+
+
+@pytest.mark.parametrize("field", ["samples_per_doc", "batch_size"])
+def test_a_boolean_is_not_an_integer(tmp_path, field):
+    # pydantic's lax mode read `samples_per_doc: true` as 1 sample
+    path = _write(tmp_path, "bad.yaml", f"name: x\ncorpus:\n  {field}: true\n")
+    with pytest.raises(KinjectUserError, match=rf"bad.yaml: corpus\.{field}: expected an integer, got a boolean"):
+        load_recipe(path)
+
+
+def test_error_in_a_parent_recipe_names_the_parent(tmp_path):
+    parent = _write(tmp_path, "parent.yaml", "name: p\ncorpus:\n  smaples_per_doc: 3\n")
+    child = _write(tmp_path, "child.yaml", "extends: parent.yaml\nname: c\ntrain:\n  stepz: 3\n")
+    with pytest.raises(KinjectUserError) as err:
+        load_recipe(child)
+    lines = str(err.value).splitlines()
+    assert f"{parent} (extended by {child}): corpus.smaples_per_doc: unknown key (typo?)" in lines
+    assert f"{child}: train.stepz: unknown key (typo?)" in lines
