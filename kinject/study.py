@@ -188,14 +188,12 @@ def ensure_base(recipe: Recipe, seed_docs: list[dict]) -> tuple[Recipe, float]:
     """With ``train.model: base``, the recipe pinned to one base revision (``train.base`` = ``repo@sha``) and the
     minutes spent building it: ``train.base`` as given, else ``base.repo``@main when its card was built from the
     same ``base`` section, else a new base (teaching world, then pretraining) published now."""
-    if recipe.train.model != "base":
+    if recipe.train.model != "base" or recipe.train.base:
         return recipe, 0.0
     from kinject.cards.registry import open_registry
     from kinject.trainers.base import read_base_card
 
     registry = open_registry(recipe.registry)
-    if recipe.train.base:
-        return recipe, 0.0
     try:
         model_dir = registry.model_dir(DatasetRef(repo_id=recipe.base.repo))
         if read_base_card(model_dir)["base"] == recipe.base.model_dump(mode="json"):

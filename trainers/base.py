@@ -15,7 +15,6 @@ held out. ``kinject train`` with ``train.model: base`` continues from it and rep
 
 from __future__ import annotations
 
-import json
 import random
 import shutil
 import time
@@ -27,6 +26,7 @@ from kinject.cards.refs import DatasetRef
 from kinject.errors import KinjectUserError
 from kinject.recipes.schema import BaseConfig, Recipe, recipe_to_yaml
 from kinject.trainers.clock import CyclingDraw, qa_pairs, qa_text, split_documents
+from kinject.trainers.curves import read_curve
 
 CARD_SECTION = "kinject"
 
@@ -122,7 +122,7 @@ def run_base(recipe: Recipe, data: DatasetRef, out: Path | None = None) -> Datas
     tokenizer.save_pretrained(model_dir)
     shutil.copy(run_dir / "curve.jsonl", model_dir / "curve.jsonl")
     shutil.copy(run_dir / "curve.png", model_dir / "curve.png")
-    curve = [json.loads(line) for line in (run_dir / "curve.jsonl").read_text().splitlines() if line.strip()]
+    curve = read_curve(run_dir / "curve.jsonl")
     info = {
         "data": str(data),
         "base": cfg.model_dump(mode="json"),
