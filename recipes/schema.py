@@ -165,6 +165,11 @@ class PerplexityConfig(Section):
     scope: Literal["per_doc", "global"] = Field("per_doc", description="Rank within each document or globally.")
     batch_size: int = Field(32, ge=1, description="Rows per forward pass.")
     max_length: int = Field(512, ge=8, description="Tokens scored per row.")
+    dtype: Literal["float32", "bfloat16"] = Field(
+        "float32", description="Compute type of the scoring passes (the cross-entropy stays float32). 'bfloat16' "
+        "autocasts the matmuls: 1.6x faster on a CPU with AVX-512 BF16, mean NLL within 1e-3 of float32 "
+        "(benchmarks/README.md).",
+    )
     reference_steps: int = Field(
         60, ge=1, description="Training steps of the 'tiny' reference LM on the seed documents (seconds on a CPU)."
     )

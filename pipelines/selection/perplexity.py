@@ -83,12 +83,13 @@ def _plain_head(model) -> bool:
 
 
 def score_token_rows(model, rows: list[list[int]], *, batch_size: int, pad_id: int = 0,
-                     show_progress: bool = False) -> np.ndarray:
+                     dtype: Literal["float32", "bfloat16"] = "float32", show_progress: bool = False) -> np.ndarray:
     """Mean next-token NLL per row (float64), batched by length; rows need at least 2 tokens.
 
     The decoder runs on the batch; the output head and the cross-entropy run only on the positions that predict a
     real token (not on padding, not on the last position), which is most of what a padded full forward pass
-    wastes with a large vocabulary. A batch of rows of one length runs without an attention mask.
+    wastes with a large vocabulary. A batch of rows of one length runs without an attention mask. ``bfloat16``
+    autocasts the forward pass (weights stay float32); the cross-entropy is always computed in float32.
     """
     import torch
     import torch.nn.functional as F
@@ -104,7 +105,7 @@ def score_token_rows(model, rows: list[list[int]], *, batch_size: int, pad_id: i
     device = next(model.parameters()).device
     model.eval()
     progress = tqdm(total=len(rows), desc="perplexity", unit="rows", disable=not show_progress)
-    with torch.inference_mode():
+    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype == "bfloat16"):
         for chunk in length_batches([len(r) for r in rows], batch_size, _MAX_LOGIT_FLOATS // vocab):
             ids, attention = pad_rows(rows, chunk, pad_id)
             ids, mask = ids.to(device), attention.bool().to(device)
@@ -125,11 +126,12 @@ def score_token_rows(model, rows: list[list[int]], *, batch_size: int, pad_id: i
 
 
 def score_texts(model, tokenizer, texts: Sequence[str], *, batch_size: int, max_length: int,
-                show_progress: bool = False) -> np.ndarray:
+                dtype: Literal["float32", "bfloat16"] = "float32", show_progress: bool = False) -> np.ndarray:
     """Perplexity ``exp(mean NLL)`` of each text under ``model``."""
     rows = tokenize_rows(tokenizer, texts, max_length)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    nll = score_token_rows(model, rows, batch_size=batch_size, pad_id=pad_id, show_progress=show_progress)
+    nll = score_token_rows(model, rows, batch_size=batch_size, pad_id=pad_id, dtype=dtype,
+                           show_progress=show_progress)
     return np.exp(nll)
 
 

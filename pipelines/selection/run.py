@@ -115,7 +115,7 @@ def scores_key(recipe: Recipe, registry, source: DatasetRef, ds) -> str:
     if cfg.model == "tiny" and "seeds" in registry.configs(source):
         for text in registry.load(source, "seeds")["text"]:
             digest.update(text.encode() + b"\1")
-    payload = {"rows": digest.hexdigest(), "model": cfg.model, "max_length": cfg.max_length,
+    payload = {"rows": digest.hexdigest(), "model": cfg.model, "max_length": cfg.max_length, "dtype": cfg.dtype,
                "reference_steps": cfg.reference_steps, "seed": cfg.seed,
                "tiny": recipe.train.tiny.model_dump(mode="json") if cfg.model == "tiny" else None}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
@@ -157,7 +157,7 @@ def _select_ppl(recipe: Recipe, registry, source: DatasetRef, method: str, ds, u
     else:
         model, tokenizer, ref_info = _reference(recipe, registry, source)
         ppl = score_texts(model, tokenizer, list(ds["text"]), batch_size=cfg.batch_size, max_length=cfg.max_length,
-                          show_progress=True)
+                          dtype=cfg.dtype, show_progress=True)
         ref_info = {**ref_info, "scores_key": key}
     columns = {"ppl": ppl}
     tables, provenance, files = {}, {}, {}

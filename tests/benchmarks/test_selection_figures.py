@@ -33,3 +33,11 @@ def test_ppl_figures_report_speedup_and_ceiling_against_the_target():
     fast_device = ppl_figures(64, {"seconds": 0.1}, {**loop, "peak_flops_per_s": 1e13, "device": "cuda"})
     assert all(row["ok"] for row in fast_device) and "on cuda" in fast_device[0]["note"]
     assert fast_device[0]["target"] == 10.0
+
+
+def test_bf16_scorer_is_reported_beside_the_float32_target_not_in_it():
+    loop = {"seconds": 2.0, "flops": 5e10, "peak_flops_per_s": 1e11, "device": "cpu"}
+    rows = {row["name"]: row for row in ppl_figures(64, {"seconds": 1.0}, loop, {"seconds": 0.5})}
+    assert rows["ppl_bf16_speedup"]["value"] == 4.0 and rows["ppl_bf16_speedup"]["ratio"] == 2.0
+    assert "1.00 of the float32 ceiling" in rows["ppl_bf16_speedup"]["note"]
+    assert rows["ppl_share_of_ceiling"]["value"] == 0.5  # the float32 scorer's share, unchanged by bf16

@@ -37,6 +37,17 @@ def test_batched_scores_equal_unbatched(random_llama):
     assert len(set(np.round(batched, 4))) > 20  # rows really differ, so the comparison can fail
 
 
+def test_bfloat16_scores_track_float32(random_llama):
+    """The bfloat16 option really computes in bfloat16 (the scores move) and stays close enough to rank alike."""
+    rng = np.random.default_rng(1)
+    rows = [rng.integers(1, 50, size=int(n)).tolist() for n in rng.integers(2, 60, size=40)]
+    exact = score_token_rows(random_llama, rows, batch_size=8, pad_id=0)
+    fast = score_token_rows(random_llama, rows, batch_size=8, pad_id=0, dtype="bfloat16")
+    assert not np.array_equal(fast, exact)
+    np.testing.assert_allclose(fast, exact, atol=2e-2, rtol=0)
+    assert np.corrcoef(np.argsort(np.argsort(fast)), np.argsort(np.argsort(exact)))[0, 1] > 0.95
+
+
 def test_rows_without_a_prediction_are_a_user_error(random_llama):
     from kinject.errors import KinjectUserError
 
