@@ -128,9 +128,11 @@ def _plot_categories(finals: Mapping[str, Mapping[str, float]], path: Path) -> P
 
 
 def exposure_table(recipe: Recipe, refs: Mapping[str, str]) -> list[dict]:
-    """Per config: samples per document and per-fact exposures (distinct samples, and over the whole run)."""
+    """Per config: samples per document, per-fact exposures (distinct samples, and over the whole run) and, for
+    each method's full corpus, its near-duplicate share (D4's MinHash at its threshold, within each document)."""
     from kinject.cards.registry import open_registry
     from kinject.pipelines.mix import exposure_stats
+    from kinject.pipelines.selection.minhash import near_duplicate_share
 
     registry = open_registry(recipe.registry)
     rows = []
@@ -141,12 +143,15 @@ def exposure_table(recipe: Recipe, refs: Mapping[str, str]) -> list[dict]:
             seeds = registry.load(ref, "seeds").to_list()
             seeds_cache[ref.revision] = [(s["doc_id"], f["key"]) for s in seeds for f in s["facts"]]
         keys = seeds_cache[ref.revision]
-        data = registry.load(ref, config).select_columns(["doc_id", "facts_present"]).to_list()
+        table = registry.load(ref, config)
+        data = table.select_columns(["doc_id", "facts_present"]).to_list()
         per_doc = len(data) / max(len({r["doc_id"] for r in data}), 1)
         stats = exposure_stats(data, keys)
         repeat = recipe.train.steps / per_doc  # the clock cycles a document's samples when they run out
+        near_dup = (near_duplicate_share(table["text"], table["doc_id"], recipe.selection.d4)
+                    if config in recipe.study.methods else None)
         rows.append({"config": config, "samples_per_doc": per_doc, **stats,
-                     "run_mean": stats["mean"] * repeat, "run_min": stats["min"] * repeat})
+                     "run_mean": stats["mean"] * repeat, "run_min": stats["min"] * repeat, "near_dup": near_dup})
     return rows
 
 
@@ -343,11 +348,15 @@ def write_report(recipe: Recipe, conditions, jobs, refs: Mapping[str, str], timi
                 lines.append("")
     lines += ["## Exposure accounting\n",
               "Per fact of every document: how many distinct samples state it (min / mean / max), and the mean and "
-              f"minimum exposures over the {t.steps} steps (samples are cycled when a document runs out).\n",
-              "| config | samples/doc | min | mean | max | run mean | run min |", "|---|---|---|---|---|---|---|"]
+              f"minimum exposures over the {t.steps} steps (samples are cycled when a document runs out). Variety: "
+              "the share of each method corpus's rows that have a near-duplicate earlier in their document "
+              f"(MinHash, Jaccard ≥ {recipe.selection.d4.minhash_threshold:g}, the D4 threshold); lower is more "
+              "varied.\n",
+              "| config | samples/doc | min | mean | max | run mean | run min | near-duplicate share |",
+              "|---|---|---|---|---|---|---|---|"]
     for row in exposure_table(recipe, refs):
         lines.append(f"| {row['config']} | {row['samples_per_doc']:g} | {row['min']} | {row['mean']:g} | {row['max']} "
-                     f"| {row['run_mean']:.0f} | {row['run_min']:.0f} |")
+                     f"| {row['run_mean']:.0f} | {row['run_min']:.0f} | {'—' if row['near_dup'] is None else format(row['near_dup'], '.3f')} |")
     lines += ["", "## Runs\n", "| run | data | config | minutes (0: reused) |", "|---|---|---|---|"]
     for job in jobs:
         minutes = timing["run_minutes"].get(job.run_dir.name, 0.0)

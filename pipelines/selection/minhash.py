@@ -143,6 +143,21 @@ def near_duplicate_groups(signatures: np.ndarray, threshold: float) -> np.ndarra
     return np.array([representative[int(root)] for root in roots], dtype=np.int64)
 
 
+def near_duplicate_share(texts: Sequence[str], doc_ids: Sequence[str], config: D4Config) -> float:
+    """Share of rows with a near-duplicate earlier in their own document at ``config.minhash_threshold``: a
+    corpus's lack of variety as D4's MinHash stage sees it (0.0 when every row is distinct)."""
+    signer = MinHashSigner(config.num_perm, config.char_ngram, config.seed)
+    signatures = signer.signatures(texts)
+    by_doc: dict[str, list[int]] = {}
+    for position, doc in enumerate(doc_ids):
+        by_doc.setdefault(doc, []).append(position)
+    duplicates = 0
+    for rows in by_doc.values():
+        groups = near_duplicate_groups(signatures[rows], config.minhash_threshold)
+        duplicates += int((groups != np.arange(len(rows))).sum())
+    return duplicates / max(len(texts), 1)
+
+
 def threshold_ladder(start: float) -> list[float]:
     """The Jaccard thresholds tried, loosest first: ``start``, then up in steps of ``_THRESHOLD_STEP``, then 1.0."""
     steps = int(np.ceil((1.0 - start) / _THRESHOLD_STEP - 1e-9))

@@ -10,6 +10,7 @@ from kinject.pipelines.selection.minhash import (
     band_keys,
     char_shingle_input,
     lsh_params,
+    near_duplicate_share,
     threshold_ladder,
 )
 from kinject.recipes.schema import D4Config
@@ -95,3 +96,12 @@ def test_fewer_distinct_texts_than_the_target_are_counted():
     assert kept.tolist() == [True] + [False] * 5 + [True, False]
     assert block.stats["units_short_of_target"] == 1
     assert block.stats["threshold_1"] == 1
+
+
+def test_near_duplicate_share_counts_repeats_within_a_document_only(planted_texts):
+    texts, duplicates = planted_texts
+    config = D4Config(minhash_threshold=0.8, char_ngram=5)
+    # one document: every planted near-duplicate counts
+    assert near_duplicate_share(texts, ["d"] * len(texts), config) == pytest.approx(len(duplicates) / len(texts))
+    # each text its own document: nothing has an earlier row in its document to repeat
+    assert near_duplicate_share(texts, [f"d{i}" for i in range(len(texts))], config) == 0.0
