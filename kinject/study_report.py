@@ -240,9 +240,13 @@ def findings(by_fig: Mapping[str, Mapping[str, dict]]) -> list[str]:
         best = _order({k: beyond[k] for k in singles})[0]
         m, b = beyond[mix], beyond[best]
         faster = (m["steps_to_85"] is not None and (b["steps_to_85"] is None or m["steps_to_85"] < b["steps_to_85"]))
+        resolved, _ = separated({mix: m, best: b})
+        verdict = (f"the {'mix' if resolved[0][0] == mix else best} is ahead beyond the seed bands" if resolved
+                   else "within the seed bands of each other (not a finding)")
         out.append(f"Beyond: the balanced mix reaches 85 % at {_fmt(m['steps_to_85'])} vs {_fmt(b['steps_to_85'])} "
                    f"for the best single method ({best}): {'fewer steps' if faster else 'not fewer steps'}; final "
-                   f"{_fmt(m['final_accuracy'])} vs {_fmt(b['final_accuracy'])}.")
+                   f"{_fmt(m['final_accuracy'])} ({_fmt(m['final_min'])}–{_fmt(m['final_max'])}) vs "
+                   f"{_fmt(b['final_accuracy'])} ({_fmt(b['final_min'])}–{_fmt(b['final_max'])}): {verdict}.")
     return out
 
 

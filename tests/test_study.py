@@ -126,6 +126,11 @@ def test_an_ordering_is_a_finding_only_where_the_seed_bands_do_not_overlap():
     one_seed = summary(mean_curve([run(0.05, 0.40, 0.50)]))
     alone = findings({"fig1": {"fact": one_seed, "none": summary(mean_curve([run(0.05, 0.1, 0.1)]))}})[1]
     assert "Beyond the seed bands: none;" in alone  # one seed resolves nothing
+    mix = summary(mean_curve([run(0.05, 0.45, 0.55), run(0.05, 0.45, 0.53)]))
+    beyond = findings({"beyond": {"fact": fact, "graph": graph, "fact + graph balanced": mix}})[0]
+    assert "final 0.54 (0.53–0.55) vs 0.48 (0.46–0.50): the mix is ahead beyond the seed bands." in beyond
+    close = findings({"beyond": {"fact": fact, "graph": graph, "fact + graph balanced": graph}})[0]
+    assert close.endswith("within the seed bands of each other (not a finding).")
 
 
 def test_budget_is_checked_only_when_this_invocation_trained_every_run(tmp_path):
