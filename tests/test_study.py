@@ -3,6 +3,7 @@ end to end through the orchestrator (real corpora, selection, subprocess trainin
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -163,6 +164,9 @@ def test_miniature_study_end_to_end(tmp_path, monkeypatch):
     readme = (report / "README.md").read_text(encoding="utf-8")
     assert "| Fig. 1 fact: steps to 85 % | ≈200 |" in readme
     assert "## Exposure accounting" in readme and "| fact-n4 | 4 |" in readme
+    exposure = {line.split(" | ")[0]: line for line in readme.splitlines() if line.startswith("| fact")}
+    assert re.fullmatch(r".* \| [01]\.\d{3} \|", exposure["| fact"])  # a method corpus: its near-duplicate share
+    assert exposure["| fact-n4"].endswith("| — |")  # a subset: not measured
     for png in ("fig1.png", "fig2.png", "appB.png", "appB-loss.png", "appA.png"):
         assert (report / png).read_bytes()[:4] == b"\x89PNG", png
     card = open_registry(recipe.registry).card_data(ref)
