@@ -326,14 +326,14 @@ class BaseConfig(Section):
         description="Architecture of the base.",
     )
     vocab_size: int = Field(1500, ge=300, description="BPE vocabulary (digits and punctuation stay single tokens).")
-    steps: int = Field(1500, ge=1, description="Optimizer steps of base pretraining.")
+    steps: int = Field(3000, ge=1, description="Optimizer steps of base pretraining (1,500 plateaued lower).")
     batch_size: int = Field(64, ge=2, description="Sequences per step.")
     micro_batch: int = Field(8, ge=1, description="Sequences per forward pass (length-sorted: little padding).")
     qa_share: float = Field(0.5, gt=0, lt=1, description="Share of each step that is QA of the trained documents.")
     learning_rate: float = Field(2e-3, gt=0, description="Peak learning rate (warm-up, then cosine to 0).")
     warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Share of steps spent warming up.")
     seed: int = Field(0, description="Initialisation and data-order seed.")
-    eval_every: int = Field(150, ge=1, description="Evaluate the held-out teaching questions every K steps.")
+    eval_every: int = Field(300, ge=1, description="Evaluate the held-out teaching questions every K steps.")
     eval_questions: int = Field(200, ge=1, description="Held-out teaching questions evaluated each time.")
 
     @model_validator(mode="after")

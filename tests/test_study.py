@@ -59,6 +59,12 @@ def test_study_recipes_validate(name):
     assert recipe.study.few_samples < recipe.corpus.samples_per_doc
 
 
+def test_make_base_builds_the_base_make_study_reuses():
+    """`make base` (cpu.yaml) and `make study` (study-cpu.yaml) must agree on the base, or the study builds another."""
+    default, study = (load_recipe(RECIPES / name).base for name in ("cpu.yaml", "study-cpu.yaml"))
+    assert default.model_dump(mode="json") == study.model_dump(mode="json")
+
+
 def test_gpu_recipe_runs_the_papers_counts():
     gpu = load_recipe(RECIPES / "study-gpu.yaml")
     assert (gpu.corpus.samples_per_doc, gpu.train.steps, gpu.study.few_samples) == (1000, 1000, 100)
