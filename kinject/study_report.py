@@ -258,6 +258,16 @@ def _figure_table(stats: Mapping[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _base_heldout(recipe: Recipe) -> str:
+    """The base's own held-out teaching accuracy, from its card: the answering skill CPT starts from."""
+    from kinject.cards.registry import open_registry
+    from kinject.trainers.base import read_base_card
+
+    model_dir = open_registry(recipe.registry).model_dir(DatasetRef.parse(recipe.train.base))
+    accuracy = read_base_card(model_dir).get("heldout_accuracy")
+    return "" if accuracy is None else f" (its held-out teaching accuracy {accuracy:.2f})"
+
+
 def _example_document(recipe: Recipe, refs: Mapping[str, str]) -> str:
     from kinject.cards.registry import open_registry
 
@@ -312,7 +322,7 @@ def write_report(recipe: Recipe, conditions, jobs, refs: Mapping[str, str], timi
         model = (f"model: the tiny base `{t.base}` (hidden {b.tiny.hidden_size}, {b.tiny.num_layers} layers, "
                  f"{b.vocab_size}-token BPE), pretrained {b.steps} steps on a teaching world of "
                  f"{b.teaching.per_category * len(r.seeds.categories)} fictional documents sharing no name and no "
-                 f"identifying value with the target set, continued {t.steps} steps at lr {t.learning_rate:g} "
+                 f"identifying value with the target set{_base_heldout(r)}, continued {t.steps} steps at lr {t.learning_rate:g} "
                  f"(warm-up {t.warmup_ratio:g}, cosine) with {t.replay.per_step} teaching sequences replayed per step "
                  f"({t.replay.qa_share:.0%} QA); no target QA is trained; accuracy on all {n_docs} documents' "
                  f"questions every {r.eval.every_steps} steps")

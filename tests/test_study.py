@@ -173,6 +173,7 @@ def test_miniature_study_end_to_end(tmp_path, monkeypatch):
     exposure = {line.split(" | ")[0]: line for line in readme.splitlines() if line.startswith("| fact")}
     assert re.fullmatch(r".* \| [01]\.\d{3} \|", exposure["| fact"])  # a method corpus: its near-duplicate share
     assert exposure["| fact-n4"].endswith("| — |")  # a subset: not measured
+    assert re.search(r"target set \(its held-out teaching accuracy [01]\.\d\d\), continued", readme)  # from the base's card
     for png in ("fig1.png", "fig2.png", "appB.png", "appB-loss.png", "appA.png"):
         assert (report / png).read_bytes()[:4] == b"\x89PNG", png
     card = open_registry(recipe.registry).card_data(ref)
