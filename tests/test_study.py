@@ -138,6 +138,16 @@ def test_an_ordering_is_a_finding_only_where_the_seed_bands_do_not_overlap():
     assert "final 0.54 (0.53–0.55) vs 0.48 (0.46–0.50): the mix is ahead beyond the seed bands." in beyond
     close = findings({"beyond": {"fact": fact, "graph": graph, "fact + graph balanced": graph}})[0]
     assert close.endswith("within the seed bands of each other (not a finding).")
+    assert beyond.startswith("Beyond: neither the balanced mix nor the best single method (fact) reaches 85 %")
+
+
+def test_mix_steps_to_85_against_the_best_single_method_in_words():
+    from kinject.study_report import _steps_versus
+
+    assert _steps_versus(160, 200, "fact").endswith("(fact) at 200: 20% fewer steps")
+    assert _steps_versus(240, 200, "fact").endswith("(fact) at 200: 20% more steps")
+    assert _steps_versus(160, None, "graph") == "the balanced mix reaches 85 % at step 160, the best single method (graph) never"
+    assert _steps_versus(None, 200, "graph").endswith("reaches 85 % at step 200, the balanced mix never")
 
 
 def test_budget_is_checked_only_when_this_invocation_trained_every_run(tmp_path):
