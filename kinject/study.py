@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+import yaml
+
 from kinject.cards.refs import DatasetRef
 from kinject.errors import KinjectUserError
 from kinject.recipes.schema import Recipe, recipe_to_yaml
@@ -252,13 +254,22 @@ def plan_jobs(recipe: Recipe, conditions: list[Condition], out: Path) -> list[Jo
     return list(jobs.values())
 
 
+def _run_identity(path: Path) -> dict:
+    """A run recipe without the knobs that only choose which runs to do and how many at once (``--figures``,
+    ``study.workers``): a run finished for Fig. 1 stays finished when a later invocation adds Fig. 2."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    for knob in ("figures", "workers"):
+        data.get("study", {}).pop(knob, None)
+    return data
+
+
 def is_done(job: Job, recipe: Recipe) -> bool:
     """Finished for the same data sha and recipe: run.json names the data, recipe.yaml matches, curve complete."""
     from kinject.trainers.curves import read_curve
 
     try:
         info = json.loads((job.run_dir / "run.json").read_text(encoding="utf-8"))
-        same_recipe = (job.run_dir / "recipe.yaml").read_text(encoding="utf-8") == job.recipe_path.read_text()
+        same_recipe = _run_identity(job.run_dir / "recipe.yaml") == _run_identity(job.recipe_path)
     except (OSError, ValueError):
         return False
     curve = read_curve(job.run_dir / "curve.jsonl")

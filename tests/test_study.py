@@ -92,6 +92,28 @@ def test_conditions_reuse_runs_across_figures():
     assert _sweep(recipe) == [32, 64, 160]
 
 
+def test_a_finished_run_stays_done_when_a_later_invocation_adds_figures(tmp_path):
+    """`--figures fig1` then `--figures fig1,fig2` must not retrain (and overwrite) the Fig. 1 runs."""
+    from kinject.study import _override, is_done, plan_jobs
+
+    recipe = _override(load_recipe(RECIPES / "study-cpu.yaml"), "train", output_dir=str(tmp_path / "runs"))
+    refs = {"fact": "kinject/study-cpu@" + "a" * 40}
+    fig1 = _override(recipe, "study", figures=["fig1"], methods=["fact"])
+    (job,) = [j for j in plan_jobs(fig1, plan_conditions(fig1, refs), tmp_path / "report") if j.seed == 0]
+    job.run_dir.mkdir(parents=True)
+    (job.run_dir / "recipe.yaml").write_text(job.recipe_path.read_text(encoding="utf-8"), encoding="utf-8")
+    (job.run_dir / "run.json").write_text(json.dumps({"data": refs["fact"], "config": "fact"}), encoding="utf-8")
+    (job.run_dir / "curve.jsonl").write_text(json.dumps({"step": recipe.train.steps, "accuracy": 0.5}) + "\n")
+    assert is_done(job, fig1)
+
+    later = _override(fig1, "study", figures=["fig1", "fig2"], workers=1)
+    (again,) = [j for j in plan_jobs(later, plan_conditions(fig1, refs), tmp_path / "report") if j.seed == 0]
+    assert again.run_dir == job.run_dir and is_done(again, later)
+    other = _override(fig1, "train", learning_rate=1e-3)  # a knob that changes the run: not done
+    (changed,) = [j for j in plan_jobs(other, plan_conditions(fig1, refs), tmp_path / "report") if j.seed == 0]
+    assert not is_done(changed, other)
+
+
 def test_data_fingerprint_ignores_training_only_knobs():
     recipe = load_recipe(RECIPES / "study-cpu.yaml")
     from kinject.study import _override
