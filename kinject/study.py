@@ -62,10 +62,16 @@ def _override(recipe: Recipe, section: str, **fields) -> Recipe:
     return Recipe.model_validate(data)
 
 
+# Study fields that only choose which runs an invocation does and how many at once; neither data nor a run's result
+# depends on them (a run's own seed is ``train.seed``).
+SCHEDULING_KNOBS = ("seeds", "workers", "figures")
+
+
 def fingerprint(recipe: Recipe) -> str:
     """What the data phase depends on: everything but the study's training-only knobs."""
     data = recipe.model_dump(mode="json", exclude={"source", "train", "eval", "judge", "reproduce"})
-    data["study"] = {k: v for k, v in data["study"].items() if k not in ("seeds", "workers", "threads_per_worker", "figures")}
+    skip = (*SCHEDULING_KNOBS, "threads_per_worker")
+    data["study"] = {k: v for k, v in data["study"].items() if k not in skip}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -255,10 +261,10 @@ def plan_jobs(recipe: Recipe, conditions: list[Condition], out: Path) -> list[Jo
 
 
 def _run_identity(path: Path) -> dict:
-    """A run recipe without the knobs that only choose which runs to do and how many at once (``--figures``,
-    ``study.workers``): a run finished for Fig. 1 stays finished when a later invocation adds Fig. 2."""
+    """A run recipe without the scheduling knobs: a run finished for Fig. 1 stays finished when a later invocation
+    adds Fig. 2 (``--figures``), another seed or another worker."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    for knob in ("figures", "workers"):
+    for knob in SCHEDULING_KNOBS:
         data.get("study", {}).pop(knob, None)
     return data
 

@@ -332,10 +332,10 @@ def write_report(recipe: Recipe, conditions, jobs, refs: Mapping[str, str], timi
         model = (f"model: the tiny base `{t.base}` (hidden {b.tiny.hidden_size}, {b.tiny.num_layers} layers, "
                  f"{b.vocab_size}-token BPE), pretrained {b.steps} steps on a teaching world of "
                  f"{b.teaching.per_category * len(r.seeds.categories)} fictional documents sharing no name and no "
-                 f"identifying value with the target set{_base_heldout(r)}, continued {t.steps} steps at lr {t.learning_rate:g} "
-                 f"(warm-up {t.warmup_ratio:g}, cosine) with {t.replay.per_step} teaching sequences replayed per step "
-                 f"({t.replay.qa_share:.0%} QA); no target QA is trained; accuracy on all {n_docs} documents' "
-                 f"questions every {r.eval.every_steps} steps")
+                 f"identifying value with the target set{_base_heldout(r)}, continued {t.steps} steps at lr "
+                 f"{t.learning_rate:g} (warm-up {t.warmup_ratio:g}, cosine) with {t.replay.per_step} teaching "
+                 f"sequences replayed per step ({t.replay.qa_share:.0%} QA); no target QA is trained; accuracy on "
+                 f"all {n_docs} documents' questions every {r.eval.every_steps} steps")
     else:
         model = (f"model `{t.model}` (hidden {t.tiny.hidden_size}, {t.tiny.num_layers} layers, {t.tiny.num_heads} "
                  f"heads) trained {t.steps} steps at lr {t.learning_rate:g} (warm-up {t.warmup_ratio:g}, cosine); "
