@@ -96,9 +96,13 @@ def build_data(recipe: Recipe, out: Path) -> dict[str, str]:
     cache_path = out / "data.json"
     cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
     key = fingerprint(recipe)
+    # A figure run into another folder (``--out``) reuses what the recipe's own report folder published for the same
+    # data: rebuilt corpora would get new revisions, and every run on them would train again.
+    home = Path(recipe.study.out) / "data.json"
+    shared = json.loads(home.read_text()) if home.is_file() and home.resolve() != cache_path.resolve() else {}
     registry = open_registry(recipe.registry)
     refs: dict[str, str] = {}
-    for config, text in cache.get(key, {}).items():
+    for config, text in {**shared.get(key, {}), **cache.get(key, {})}.items():
         try:  # a cache from another registry (a fresh clone, a wiped .kinject) names revisions that are not here
             if config in registry.configs(DatasetRef.parse(text)):
                 refs[config] = text
@@ -148,6 +152,8 @@ def build_data(recipe: Recipe, out: Path) -> dict[str, str]:
         if not have(config):
             _banner(f"mix {' + '.join(study.mix)}: balanced exposures, {full} samples per document")
             save(config, run_mix(recipe, {m: DatasetRef.parse(refs[m]) for m in study.mix}))
+    cache[key] = refs  # the folder names the revisions it used, reused ones included
+    cache_path.write_text(json.dumps(cache, indent=2), encoding="utf-8")
     return refs
 
 

@@ -123,6 +123,31 @@ def test_data_fingerprint_ignores_training_only_knobs():
     assert fingerprint(recipe) != fingerprint(_override(recipe, "corpus", samples_per_doc=100))
 
 
+def test_a_figure_run_into_another_folder_reuses_the_data_of_the_recipes_report(tmp_path, monkeypatch):
+    """`--out elsewhere` must not rebuild corpora: new revisions would retrain every run on them."""
+    import kinject.cards.registry
+    import kinject.pipelines.corpus
+    from kinject.study import _override, build_data
+
+    recipe = _override(load_recipe(RECIPES / "study-cpu.yaml"), "study", out=str(tmp_path / "report"),
+                       figures=["fig1"], methods=["none", "fact"])
+    refs = {"none": "kinject/study-cpu@" + "a" * 40, "fact": "kinject/study-cpu@" + "b" * 40}
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "data.json").write_text(json.dumps({fingerprint(recipe): refs}), encoding="utf-8")
+
+    class Published:
+        def configs(self, ref):
+            return ["none", "fact"]
+
+    def rebuild(*args, **kwargs):
+        raise AssertionError("a published corpus was rebuilt")
+
+    monkeypatch.setattr(kinject.cards.registry, "open_registry", lambda cfg: Published())
+    monkeypatch.setattr(kinject.pipelines.corpus, "run_corpus", rebuild)
+    (tmp_path / "elsewhere").mkdir()
+    assert build_data(recipe, tmp_path / "elsewhere") == refs
+    assert json.loads((tmp_path / "elsewhere" / "data.json").read_text()) == {fingerprint(recipe): refs}
+
 def test_findings_give_no_speed_ordering_when_no_method_reaches_85():
     from kinject.study_report import findings
 
