@@ -223,18 +223,13 @@ def findings(by_fig: Mapping[str, Mapping[str, dict]]) -> list[str]:
             out.append(f"No augmentation peaks at {_fmt(s['peak'])} (step {s['peak_step']}) {falls} "
                        f"{_fmt(s['final_accuracy'])} (paper: ≈0.65 then ≈0.30).")
     if fig2 := by_fig.get("fig2"):
-        full = next(iter(fig2.values()))
-        gaps = {k: v["final_accuracy"] - full["final_accuracy"] for k, v in list(fig2.items())[1:]}
-        out.append("Fig. 2 final accuracy minus the full corpus: "
-                   + ", ".join(f"{k} {d:+.2f}" for k, d in gaps.items()) + ".")
+        out.append(_against_first("Fig. 2 final accuracy minus the full corpus", fig2))
     if appb := by_fig.get("appB"):
         reach = [k for k, v in appb.items() if v["steps_to_90"] is not None]
         out.append(f"App. B: reaching 90 %: {', '.join(reach) or 'none'}; not reaching: "
                    f"{', '.join(k for k in appb if k not in reach) or 'none'}.")
     if appc := by_fig.get("appC"):
-        base = next(iter(appc.values()))
-        out.append("App. C final accuracy minus the random draw: " + ", ".join(
-            f"{k} {v['final_accuracy'] - base['final_accuracy']:+.2f}" for k, v in list(appc.items())[1:]) + ".")
+        out.append(_against_first("App. C final accuracy minus the random draw", appc))
     if beyond := by_fig.get("beyond"):
         *singles, mix = beyond
         best = _order({k: beyond[k] for k in singles})[0]
@@ -246,6 +241,17 @@ def findings(by_fig: Mapping[str, Mapping[str, dict]]) -> list[str]:
                    f"{_fmt(m['final_accuracy'])} ({_fmt(m['final_min'])}–{_fmt(m['final_max'])}) vs "
                    f"{_fmt(b['final_accuracy'])} ({_fmt(b['final_min'])}–{_fmt(b['final_max'])}): {verdict}.")
     return out
+
+
+def _against_first(what: str, stats: Mapping[str, dict]) -> str:
+    """Each condition's final accuracy minus the first condition's, and whether their seed bands separate them."""
+    (first, reference), *rest = stats.items()
+    gaps = []
+    for name, s in rest:
+        resolved, _ = separated({name: s, first: reference})
+        gaps.append(f"{name} {s['final_accuracy'] - reference['final_accuracy']:+.2f} "
+                    f"({'beyond' if resolved else 'within'} the seed bands)")
+    return f"{what}: {', '.join(gaps)}."
 
 
 def _steps_versus(mix: float | None, best: float | None, best_name: str) -> str:

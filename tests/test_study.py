@@ -186,6 +186,11 @@ def test_an_ordering_is_a_finding_only_where_the_seed_bands_do_not_overlap():
     close = findings({"beyond": {"fact": fact, "graph": graph, "fact + graph balanced": graph}})[0]
     assert close.endswith("within the seed bands of each other (not a finding).")
     assert beyond.startswith("Beyond: neither the balanced mix nor the best single method (fact) reaches 85 %")
+    appc = {"32 random": fact, "32 lowest perplexity": graph, "32 highest perplexity": none}
+    assert findings({"appC": appc})[0] == ("App. C final accuracy minus the random draw: 32 lowest perplexity -0.03 "
+                                           "(within the seed bands), 32 highest perplexity -0.22 (beyond the seed "
+                                           "bands).")
+    assert findings({"fig2": {"fact: full corpus": fact, "D4 50 %": mix}})[0].endswith("+0.06 (beyond the seed bands).")
 
 
 def test_mix_steps_to_85_against_the_best_single_method_in_words():
