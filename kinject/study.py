@@ -109,10 +109,13 @@ def build_data(recipe: Recipe, out: Path) -> dict[str, str]:
         except (KinjectUserError, OSError, ValueError):
             pass
 
-    def save(config: str, ref: DatasetRef) -> DatasetRef:
-        refs[config] = str(ref)
+    def persist() -> None:  # the folder names the revisions it uses, reused ones included
         cache[key] = refs
         cache_path.write_text(json.dumps(cache, indent=2), encoding="utf-8")
+
+    def save(config: str, ref: DatasetRef) -> DatasetRef:
+        refs[config] = str(ref)
+        persist()
         return ref
 
     def have(*configs: str) -> bool:
@@ -152,8 +155,7 @@ def build_data(recipe: Recipe, out: Path) -> dict[str, str]:
         if not have(config):
             _banner(f"mix {' + '.join(study.mix)}: balanced exposures, {full} samples per document")
             save(config, run_mix(recipe, {m: DatasetRef.parse(refs[m]) for m in study.mix}))
-    cache[key] = refs  # the folder names the revisions it used, reused ones included
-    cache_path.write_text(json.dumps(cache, indent=2), encoding="utf-8")
+    persist()
     return refs
 
 

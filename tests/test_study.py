@@ -148,6 +148,7 @@ def test_a_figure_run_into_another_folder_reuses_the_data_of_the_recipes_report(
     assert build_data(recipe, tmp_path / "elsewhere") == refs
     assert json.loads((tmp_path / "elsewhere" / "data.json").read_text()) == {fingerprint(recipe): refs}
 
+
 def test_findings_give_no_speed_ordering_when_no_method_reaches_85():
     from kinject.study_report import findings
 
