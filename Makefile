@@ -6,6 +6,8 @@ DATA ?=
 CONFIG ?= $(METHOD)
 CARD ?=
 ANSWERS ?=
+# The base and the study read the study recipe: cpu.yaml trains from scratch and has no base of its own
+STUDY_RECIPE := $(if $(filter recipes/cpu.yaml,$(RECIPE)),recipes/study-cpu.yaml,$(RECIPE))
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -40,7 +42,7 @@ seed: $(STAMP)
 	$(BIN)/kinject seed --recipe $(RECIPE)
 
 base: $(STAMP)
-	$(BIN)/kinject base --recipe $(RECIPE) $(if $(DATA),--data $(DATA),)
+	$(BIN)/kinject base --recipe $(STUDY_RECIPE) $(if $(DATA),--data $(DATA),)
 
 corpus: $(STAMP)
 	$(BIN)/kinject corpus --recipe $(RECIPE) --method $(METHOD)
@@ -55,7 +57,7 @@ judge: $(STAMP)
 	$(BIN)/kinject judge --recipe $(RECIPE) $(if $(ANSWERS),--answers $(ANSWERS),)
 
 study: $(STAMP)
-	$(BIN)/kinject study --recipe $(if $(filter recipes/cpu.yaml,$(RECIPE)),recipes/study-cpu.yaml,$(RECIPE))
+	$(BIN)/kinject study --recipe $(STUDY_RECIPE)
 
 reproduce: $(STAMP)
 	@test -n "$(CARD)" || { echo "usage: make reproduce CARD=<repo>@<revision>" >&2; exit 2; }

@@ -4,6 +4,7 @@ end to end through the orchestrator (real corpora, selection, subprocess trainin
 import json
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ from kinject.cards.refs import DatasetRef
 from kinject.recipes.schema import load_recipe
 from kinject.study import _sweep, fingerprint, plan_conditions
 
-RECIPES = Path(__file__).parents[1] / "recipes"
+ROOT = Path(__file__).parents[1]
+RECIPES = ROOT / "recipes"
 
 MINIATURE = """
 extends: {study_cpu}
@@ -60,9 +62,12 @@ def test_study_recipes_validate(name):
 
 
 def test_make_base_builds_the_base_make_study_reuses():
-    """`make base` (cpu.yaml) and `make study` (study-cpu.yaml) must agree on the base, or the study builds another."""
-    default, study = (load_recipe(RECIPES / name).base for name in ("cpu.yaml", "study-cpu.yaml"))
-    assert default.model_dump(mode="json") == study.model_dump(mode="json")
+    """`make base` and `make study` must read one recipe's base section, or the study builds another base."""
+    dry_run = subprocess.run(["make", "-n", "base", "study", "STAMP="], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout
+    recipes = [line.split("--recipe ")[1].split()[0] for line in dry_run.splitlines() if "--recipe" in line]
+    assert recipes == ["recipes/study-cpu.yaml", "recipes/study-cpu.yaml"]
+    assert load_recipe(ROOT / recipes[0]).train.model == "base"
 
 
 def test_gpu_recipe_runs_the_papers_counts():
