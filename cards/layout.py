@@ -181,7 +181,9 @@ def plan_publish(
     for config, entry in provenance.items():
         kin_configs[config] = plain(entry)
     if results:
-        kin["results"] = {**(kin.get("results") or {}), **plain(results)}
+        # a retrained run moves to the end: the last entry is the last run recorded (`reproduce`'s default)
+        earlier = {run: entry for run, entry in (kin.get("results") or {}).items() if run not in results}
+        kin["results"] = {**earlier, **plain(results)}
     for path, content in (files or {}).items():
         if path == CARD_PATH or path.startswith("data/") or path.startswith("/") or ".." in path.split("/"):
             raise KinjectUserError(f"{repo_id}: files: {path!r} is reserved or outside the repo")

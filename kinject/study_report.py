@@ -215,8 +215,8 @@ def findings(by_fig: Mapping[str, Mapping[str, dict]]) -> list[str]:
                           f"{_fmt(v.get('final_max', v['final_accuracy']))})"
                           for m, v in sorted(fig1.items(), key=lambda kv: -(kv[1]["final_accuracy"] or 0)))
         out.append(f"Fig. 1 final accuracy, mean (min–max over {seeds} seed{'s' if seeds > 1 else ''}): {bands}. "
-                   f"Beyond the seed bands: {', '.join(f'{a} > {b}' for a, b in resolved) or 'none'}; within "
-                   f"them (not a finding): {', '.join(f'{a} ≈ {b}' for a, b in unresolved) or 'none'}.")
+                   f"Beyond the seed bands: {', '.join(f'{a} > {b}' for a, b in resolved) or 'no pair'}; within "
+                   f"them (not a finding): {', '.join(f'{a} ≈ {b}' for a, b in unresolved) or 'no pair'}.")
         if "none" in fig1:
             s = fig1["none"]
             falls = "then falls to" if s["final_accuracy"] < s["peak"] - 0.05 else "and ends at"

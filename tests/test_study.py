@@ -119,6 +119,18 @@ def test_a_finished_run_stays_done_when_a_later_invocation_adds_figures(tmp_path
     assert not is_done(changed, other)
 
 
+def test_long_runs_start_first_and_ties_keep_the_plan_order():
+    from kinject.study import Job, longest_first
+
+    def job(config):
+        return Job(config, DatasetRef.parse(f"r/d@{0:040x}"), 0, Path(config), Path("recipe.yaml"))
+
+    chars = {"none": 201, "rephrase": 237, "fact": 107, "graph": 133, "fact-n32": 107, "mix-fact-graph": 138}
+    plan = [job(config) for config in chars]
+    order = [j.config for j in longest_first(plan, lambda j: chars[j.config])]
+    assert order == ["rephrase", "none", "mix-fact-graph", "graph", "fact", "fact-n32"]
+
+
 def test_data_fingerprint_ignores_training_only_knobs():
     recipe = load_recipe(RECIPES / "study-cpu.yaml")
     from kinject.study import _override
@@ -185,7 +197,7 @@ def test_an_ordering_is_a_finding_only_where_the_seed_bands_do_not_overlap():
     assert "Beyond the seed bands: fact > none, graph > none; within them (not a finding): fact ≈ graph." in line
     one_seed = summary(mean_curve([run(0.05, 0.40, 0.50)]))
     alone = findings({"fig1": {"fact": one_seed, "none": summary(mean_curve([run(0.05, 0.1, 0.1)]))}})[1]
-    assert "Beyond the seed bands: none;" in alone  # one seed resolves nothing
+    assert "Beyond the seed bands: no pair;" in alone  # one seed resolves nothing ("none" is a method)
     mix = summary(mean_curve([run(0.05, 0.45, 0.55), run(0.05, 0.45, 0.53)]))
     beyond = findings({"beyond": {"fact": fact, "graph": graph, "fact + graph balanced": mix}})[0]
     assert "final 0.54 (0.53–0.55) vs 0.48 (0.46–0.50): the mix is ahead beyond the seed bands." in beyond

@@ -67,12 +67,15 @@ def test_publish_keeps_other_configs_and_their_provenance(registry):
     assert kin["configs"] == {"seeds": {"seed": 0}, "fact": {"generator": "composer"}}
     third = registry.publish(REPO, {}, results={"run-b": {"acc": 0.9}}, message="results only")
     assert registry.card_data(third)["kinject"]["results"] == {"run-a": {"acc": 0.5}, "run-b": {"acc": 0.9}}
+    retrained = registry.publish(REPO, {}, results={"run-a": {"acc": 0.6}}, message="run-a again")
+    results = registry.card_data(retrained)["kinject"]["results"]
+    assert list(results.items()) == [("run-b", {"acc": 0.9}), ("run-a", {"acc": 0.6})]  # last recorded is last
     # Republishing a config with only a train split drops its old failures split.
     fourth = registry.publish(REPO, {"fact": {"train": _corpus(2)}}, message="fact again")
     with pytest.raises(KinjectUserError, match="has no split 'failures' \\(has: train\\)"):
         registry.load(fourth, "fact", "failures")
     assert registry.load(first, "seeds").num_rows == 3  # the old revision still loads
-    assert [e["message"] for e in registry.log(REPO)] == ["fact again", "results only", "fact", "s"]
+    assert [e["message"] for e in registry.log(REPO)] == ["fact again", "run-a again", "results only", "fact", "s"]
 
 
 def test_revision_pinning(registry):
