@@ -332,6 +332,10 @@ class BaseConfig(Section):
     qa_share: float = Field(0.5, gt=0, lt=1, description="Share of each step that is QA of the trained documents.")
     learning_rate: float = Field(2e-3, gt=0, description="Peak learning rate (warm-up, then cosine to 0).")
     warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Share of steps spent warming up.")
+    weight_decay: float = Field(
+        0.0, ge=0, description="AdamW's decoupled weight decay: pulls weights a memorised QA pair needs back "
+        "toward 0, favouring the answering skill shared by all documents."
+    )
     seed: int = Field(0, description="Initialisation and data-order seed.")
     eval_every: int = Field(300, ge=1, description="Evaluate the held-out teaching questions every K steps.")
     eval_questions: int = Field(200, ge=1, description="Held-out teaching questions evaluated each time.")

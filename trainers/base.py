@@ -86,6 +86,7 @@ def run_base(recipe: Recipe, data: DatasetRef, out: Path | None = None) -> Datas
         gradient_accumulation_steps=cfg.batch_size // cfg.micro_batch,
         learning_rate=cfg.learning_rate,
         warmup_steps=round(cfg.warmup_ratio * cfg.steps),
+        weight_decay=cfg.weight_decay,
         seed=cfg.seed,
         data_seed=cfg.seed,
         logging_steps=cfg.eval_every,

@@ -159,7 +159,7 @@ def _fact_exposures(stream, seed_rows, doc_ids, steps: int) -> list[float | None
     return out
 
 
-def clock_sft_config(run_dir: Path, **fields):
+def clock_sft_config(run_dir: Path, weight_decay: float = 0.0, **fields):
     """TRL's ``SFTConfig`` for training on a prepared stream of texts: plain language modelling, no packing, no
     shuffling or checkpoints of its own; ``fields`` give the run's steps, batch geometry, learning rate and seed."""
     from trl import SFTConfig
@@ -167,7 +167,7 @@ def clock_sft_config(run_dir: Path, **fields):
     return SFTConfig(
         output_dir=str(run_dir / "trainer"),
         lr_scheduler_type="cosine",
-        weight_decay=0.0,
+        weight_decay=weight_decay,
         save_strategy="no",
         report_to="none",
         packing=False,

@@ -62,6 +62,7 @@ def _recipe(tmp_path: Path) -> Recipe:
             "teaching": {"per_category": 3, "texts_per_doc": 3, "heldout_fraction": 0.34},
             "tiny": {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64},
             "vocab_size": 400, "steps": 4, "batch_size": 8, "micro_batch": 4, "eval_every": 2, "eval_questions": 12,
+            "weight_decay": 0.1,
         },
         "train": {"model": "base", "steps": 3, "batch_size": 16, "replay": {"per_step": 6, "qa_share": 0.5},
                   "output_dir": str(tmp_path / "runs")},
@@ -69,17 +70,26 @@ def _recipe(tmp_path: Path) -> Recipe:
     })
 
 
-def test_base_is_published_with_its_data_revision_and_cpt_continues_from_it(tmp_path):
+def test_base_is_published_with_its_data_revision_and_cpt_continues_from_it(tmp_path, monkeypatch):
     from kinject.pipelines.seeds import build_seeds
     from kinject.pipelines.teaching import run_teaching
+    from kinject.trainers import cpt
     from kinject.trainers.base import run_base
-    from kinject.trainers.cpt import load_base, plan_run, train_on_rows
+    from kinject.trainers.cpt import clock_sft_config, load_base, plan_run, train_on_rows
     from kinject.trainers.judges import make_judge
 
+    configs = []
+
+    def recording_config(*args, **fields):
+        configs.append(clock_sft_config(*args, **fields))
+        return configs[-1]
+
+    monkeypatch.setattr(cpt, "clock_sft_config", recording_config)
     recipe = _recipe(tmp_path)
     target = build_seeds(recipe.seeds)
     teaching = run_teaching(recipe, target)
     ref = run_base(recipe, teaching)
+    assert [c.weight_decay for c in configs] == [0.1]  # the recipe's decay reaches the base's optimizer
     registry = LocalRegistry(tmp_path / "registry", tmp_path / "cache")
     assert (tmp_path / "registry" / "models" / "kinject" / "tiny-base-ja" / "HEAD").is_file()
     model_dir = registry.model_dir(ref)
@@ -88,6 +98,7 @@ def test_base_is_published_with_its_data_revision_and_cpt_continues_from_it(tmp_
         p.name for p in model_dir.iterdir()}
     info = read_base_card(model_dir)
     assert info["data"] == str(teaching) and len(info["heldout_docs"]) == 5 and len(info["train_docs"]) == 10
+    assert info["base"]["weight_decay"] == 0.1
     assert [p["step"] for p in read_curve(model_dir / "curve.jsonl")] == [0, 2, 4]
 
     from kinject.study import ensure_base
