@@ -333,8 +333,8 @@ class BaseConfig(Section):
     learning_rate: float = Field(2e-3, gt=0, description="Peak learning rate (warm-up, then cosine to 0).")
     warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Share of steps spent warming up.")
     weight_decay: float = Field(
-        0.0, ge=0, description="AdamW's decoupled weight decay: pulls weights a memorised QA pair needs back "
-        "toward 0, favouring the answering skill shared by all documents."
+        0.0, ge=0, description="AdamW's decoupled weight decay, the usual lever against memorising; 0.1 moved "
+        "held-out teaching accuracy 0.68 -> 0.70, within noise (recipes/README.md, row 16)."
     )
     seed: int = Field(0, description="Initialisation and data-order seed.")
     eval_every: int = Field(300, ge=1, description="Evaluate the held-out teaching questions every K steps.")

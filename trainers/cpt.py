@@ -161,7 +161,8 @@ def _fact_exposures(stream, seed_rows, doc_ids, steps: int) -> list[float | None
 
 def clock_sft_config(run_dir: Path, weight_decay: float = 0.0, **fields):
     """TRL's ``SFTConfig`` for training on a prepared stream of texts: plain language modelling, no packing, no
-    shuffling or checkpoints of its own; ``fields`` give the run's steps, batch geometry, learning rate and seed."""
+    shuffling or checkpoints of its own, no weight decay unless asked; ``fields`` give the run's steps, batch
+    geometry, learning rate and seed."""
     from trl import SFTConfig
 
     return SFTConfig(
