@@ -53,7 +53,7 @@ study:
 """
 
 
-@pytest.mark.parametrize("name", ["study-cpu.yaml", "study-gpu.yaml"])
+@pytest.mark.parametrize("name", ["study-cpu.yaml", "study-cpu-wide.yaml", "study-gpu.yaml"])
 def test_study_recipes_validate(name):
     recipe = load_recipe(RECIPES / name)
     assert recipe.study.methods == ["none", "rephrase", "fact", "graph"]
@@ -68,6 +68,28 @@ def test_make_base_builds_the_base_make_study_reuses():
     recipes = [line.split("--recipe ")[1].split()[0] for line in dry_run.splitlines() if "--recipe" in line]
     assert recipes == ["recipes/study-cpu.yaml", "recipes/study-cpu.yaml"]
     assert load_recipe(ROOT / recipes[0]).train.model == "base"
+
+
+def test_wide_recipe_changes_only_the_bases_width_and_where_it_writes():
+    """The wide study is study-cpu's protocol from a wider base: same teaching world, corpora and CPT, and its own
+    base repo, card, run folder and report, so it never overwrites the default study's artifacts."""
+    cpu, wide = (load_recipe(RECIPES / name).model_dump() for name in ("study-cpu.yaml", "study-cpu-wide.yaml"))
+    moved = {("source",), ("name",), ("description",), ("registry", "repo"), ("base", "repo"), ("base", "tiny", "hidden_size"),
+             ("base", "tiny", "num_heads"), ("base", "tiny", "intermediate_size"), ("train", "output_dir"),
+             ("study", "out"), ("study", "budget_minutes")}
+
+    def leaves(tree, path=()):
+        if isinstance(tree, dict):
+            for key, value in tree.items():
+                yield from leaves(value, path + (key,))
+        else:
+            yield path, tree
+
+    cpu_leaves, wide_leaves = dict(leaves(cpu)), dict(leaves(wide))
+    assert cpu_leaves.keys() == wide_leaves.keys()
+    assert {path for path in cpu_leaves if cpu_leaves[path] != wide_leaves[path]} == moved
+    assert wide["base"]["data_repo"] == cpu["base"]["data_repo"]
+    assert wide["base"]["tiny"]["hidden_size"] > cpu["base"]["tiny"]["hidden_size"]
 
 
 def test_gpu_recipe_runs_the_papers_counts():
