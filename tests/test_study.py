@@ -74,9 +74,9 @@ def test_wide_recipe_changes_only_the_bases_width_and_where_it_writes():
     """The wide study is study-cpu's protocol from a wider base: same teaching world, corpora and CPT, and its own
     base repo, card, run folder and report, so it never overwrites the default study's artifacts."""
     cpu, wide = (load_recipe(RECIPES / name).model_dump() for name in ("study-cpu.yaml", "study-cpu-wide.yaml"))
-    moved = {("source",), ("name",), ("description",), ("registry", "repo"), ("base", "repo"), ("base", "tiny", "hidden_size"),
-             ("base", "tiny", "num_heads"), ("base", "tiny", "intermediate_size"), ("train", "output_dir"),
-             ("study", "out"), ("study", "budget_minutes")}
+    moved = {("source",), ("name",), ("description",), ("registry", "repo"), ("base", "repo"),
+             ("base", "tiny", "hidden_size"), ("base", "tiny", "num_heads"), ("base", "tiny", "intermediate_size"),
+             ("train", "output_dir"), ("study", "out"), ("study", "budget_minutes")}
 
     def leaves(tree, path=()):
         if isinstance(tree, dict):
