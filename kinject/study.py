@@ -32,10 +32,11 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 import yaml
+from pydantic import ValidationError
 
 from kinject.cards.refs import DatasetRef
 from kinject.errors import KinjectUserError
-from kinject.recipes.schema import Recipe, recipe_to_yaml
+from kinject.recipes.schema import BaseConfig, Recipe, recipe_to_yaml
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,17 @@ def plan_conditions(recipe: Recipe, refs: Mapping[str, str]) -> list[Condition]:
     return out
 
 
+def built_from(card_base: dict, base: BaseConfig) -> bool:
+    """Whether a published base's card records this ``base`` section. A card written before a field existed lacks
+    it and reads as the field's default, which keeps the behaviour from before the field (``weight_decay: 0``):
+    comparing the raw dicts rebuilt the default base, an hour of one core, after every new field. A card the
+    schema no longer reads is no match."""
+    try:
+        return BaseConfig.model_validate(card_base) == base
+    except ValidationError:
+        return False
+
+
 def ensure_base(recipe: Recipe, seed_docs: list[dict]) -> tuple[Recipe, float]:
     """With ``train.model: base``, the recipe pinned to one base revision (``train.base`` = ``repo@sha``) and the
     minutes spent building it: ``train.base`` as given, else ``base.repo``@main when its card was built from the
@@ -213,7 +225,7 @@ def ensure_base(recipe: Recipe, seed_docs: list[dict]) -> tuple[Recipe, float]:
     registry = open_registry(recipe.registry)
     try:
         model_dir = registry.model_dir(DatasetRef(repo_id=recipe.base.repo))
-        if read_base_card(model_dir)["base"] == recipe.base.model_dump(mode="json"):
+        if built_from(read_base_card(model_dir)["base"], recipe.base):
             pinned = _override(recipe, "train", base=f"{recipe.base.repo}@{model_dir.name}")
             from kinject.trainers.cpt import check_base_disjoint, load_base
 

@@ -11,7 +11,7 @@ import pytest
 
 from kinject.cards.refs import DatasetRef
 from kinject.recipes.schema import load_recipe
-from kinject.study import _sweep, fingerprint, plan_conditions
+from kinject.study import _sweep, built_from, fingerprint, plan_conditions
 
 ROOT = Path(__file__).parents[1]
 RECIPES = ROOT / "recipes"
@@ -90,6 +90,18 @@ def test_wide_recipe_changes_only_the_bases_width_and_where_it_writes():
     assert {path for path in cpu_leaves if cpu_leaves[path] != wide_leaves[path]} == moved
     assert wide["base"]["data_repo"] == cpu["base"]["data_repo"]
     assert wide["base"]["tiny"]["hidden_size"] > cpu["base"]["tiny"]["hidden_size"]
+
+
+def test_a_base_card_from_before_a_field_existed_is_still_the_same_base():
+    """`make study` reuses the published base when its card records the recipe's `base` section. A card written
+    before a field was added lacks the field; it was built with the field's default and must not cost a rebuild."""
+    base = load_recipe(RECIPES / "study-cpu.yaml").base
+    card = base.model_dump(mode="json")
+    older = {key: value for key, value in card.items() if key != "weight_decay"}
+    assert base.weight_decay == 0.0 and built_from(older, base) and built_from(card, base)
+    assert not built_from({**card, "weight_decay": 0.1}, base)
+    assert not built_from({**card, "steps": base.steps + 1}, base)
+    assert not built_from({**card, "removed_field": 1}, base)  # a card this schema cannot read is no match
 
 
 def test_gpu_recipe_runs_the_papers_counts():
