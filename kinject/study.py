@@ -283,8 +283,13 @@ def plan_jobs(recipe: Recipe, conditions: list[Condition], out: Path) -> list[Jo
 
 def _run_identity(path: Path) -> dict:
     """A run recipe without the scheduling knobs: a run finished for Fig. 1 stays finished when a later invocation
-    adds Fig. 2 (``--figures``), another seed or another worker."""
+    adds Fig. 2 (``--figures``), another seed or another worker. It is read through the schema, so a run recipe
+    written before a field existed reads as that field's default instead of retraining every finished run."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        data = Recipe.model_validate(data).model_dump(mode="json", exclude={"source"})
+    except ValidationError:
+        pass  # a recipe this schema cannot read compares as written, and matches no current one
     for knob in SCHEDULING_KNOBS:
         data.get("study", {}).pop(knob, None)
     return data

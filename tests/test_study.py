@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kinject.cards.refs import DatasetRef
 from kinject.recipes.schema import load_recipe
@@ -148,6 +149,11 @@ def test_a_finished_run_stays_done_when_a_later_invocation_adds_figures(tmp_path
     later = _override(fig1, "study", figures=["fig1", "fig2"], workers=1, seeds=[0, 1, 2])
     (again,) = [j for j in plan_jobs(later, plan_conditions(fig1, refs), tmp_path / "report") if j.seed == 0]
     assert again.run_dir == job.run_dir and is_done(again, later)
+    # a run recipe written before a field existed (base.weight_decay) is the same run at the field's default
+    older = yaml.safe_load(job.recipe_path.read_text(encoding="utf-8"))
+    assert older["base"].pop("weight_decay") == 0.0
+    (job.run_dir / "recipe.yaml").write_text(yaml.safe_dump(older, allow_unicode=True), encoding="utf-8")
+    assert is_done(again, later)
     other = _override(fig1, "train", learning_rate=1e-3)  # a knob that changes the run: not done
     (changed,) = [j for j in plan_jobs(other, plan_conditions(fig1, refs), tmp_path / "report") if j.seed == 0]
     assert not is_done(changed, other)
