@@ -171,13 +171,19 @@ def test_long_runs_start_first_and_ties_keep_the_plan_order():
     assert order == ["rephrase", "none", "mix-fact-graph", "graph", "fact", "fact-n32"]
 
 
-def test_data_fingerprint_ignores_training_only_knobs():
+def test_data_fingerprint_ignores_what_the_data_does_not_depend_on():
+    """The data cache's key: a study that adds a method, a figure or a base field reuses the published revisions
+    (each config is named by the study fields that make it); a corpus or selection change does not."""
     recipe = load_recipe(RECIPES / "study-cpu.yaml")
     from kinject.study import _override
 
     assert fingerprint(recipe) == fingerprint(_override(recipe, "train", steps=10))
     assert fingerprint(recipe) == fingerprint(_override(recipe, "study", workers=1, seeds=[0, 1]))
+    assert fingerprint(recipe) == fingerprint(_override(recipe, "study", methods=["fact", "graph"], figures=["fig1"]))
+    assert fingerprint(recipe) == fingerprint(_override(recipe, "base", weight_decay=0.1))
     assert fingerprint(recipe) != fingerprint(_override(recipe, "corpus", samples_per_doc=100))
+    assert fingerprint(recipe) != fingerprint(_override(recipe, "selection.d4", ratio=0.4))
+    assert fingerprint(recipe) != fingerprint(_override(recipe, "seeds", per_category=5))
 
 
 def test_a_figure_run_into_another_folder_reuses_the_data_of_the_recipes_report(tmp_path, monkeypatch):
