@@ -70,10 +70,10 @@ SCHEDULING_KNOBS = ("seeds", "workers", "figures")
 
 
 def fingerprint(recipe: Recipe) -> str:
-    """What the data phase's revisions depend on: seeds, generator, corpus, selection and registry. Not training,
-    evaluation or the base (built apart by ``ensure_base``), and not ``study``: its fields choose which configs are
-    built and every config is named by them (``fact-n32``, ``fact-ppl-top10``, ``mix-fact-graph``), so adding a
-    method or a figure reuses the revisions already published instead of rebuilding them all."""
+    """What the data phase's revisions depend on: seeds, generator, corpus, selection and registry (and the recipe's
+    name and description). Not training, evaluation or the base (built apart by ``ensure_base``), and not ``study``:
+    its fields choose which configs are built and every config is named by them (``fact-n32``, ``fact-ppl-top10``,
+    ``mix-fact-graph``), so adding a method or a figure reuses the revisions already published."""
     data = recipe.model_dump(mode="json", exclude={"source", "train", "eval", "judge", "reproduce", "base", "study"})
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
