@@ -342,6 +342,25 @@ def train(
 
 @app.command()
 @user_errors
+def recall(
+    run_dirs: list[Path] = typer.Argument(..., help="Finished run folders (each with run.json and model/)."),
+    recipe: Path = typer.Option(
+        Path("recipes/cpu.yaml"), "--recipe", "-r", help="Its registry (where the runs' data lives) and eval."
+    ),
+) -> None:
+    """Document recall of finished runs: does the model write each fact when continuing its own document?
+
+    Training measures it at the end of every run (``recall.json``); this command measures runs trained before.
+    """
+    from kinject.trainers.recall import recall_line, recall_run
+
+    loaded = _load(recipe)
+    for run_dir in run_dirs:
+        typer.echo(recall_line(run_dir.name, recall_run(loaded, run_dir)))
+
+
+@app.command()
+@user_errors
 def base(
     recipe: Path = RecipeOption,
     data: Optional[str] = typer.Option(

@@ -63,6 +63,12 @@ def summary(curve: Sequence[Mapping]) -> dict:
     return s
 
 
+def mean_recall(summaries: Sequence[Mapping | None]) -> float | None:
+    """The mean document recall of a condition's runs; ``None`` unless every run measured it."""
+    values = [s.get("recall") if s else None for s in summaries]
+    return sum(values) / len(values) if values and None not in values else None
+
+
 def separated(stats: Mapping[str, dict]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """Pairs (better, worse) whose final min–max bands over seeds do not overlap, and pairs whose bands do: only
     the first are findings (with one seed every band is a point, so nothing is called resolved)."""
@@ -267,10 +273,18 @@ def _steps_versus(mix: float | None, best: float | None, best_name: str) -> str:
 
 
 def _figure_table(stats: Mapping[str, dict]) -> str:
-    lines = ["| condition | steps to 85 % | steps to 90 % | peak (step) | final accuracy |", "|---|---|---|---|---|"]
+    recall = any(s.get("recall") is not None for s in stats.values())
+    lines = ["| condition | steps to 85 % | steps to 90 % | peak (step) | final accuracy |"
+             + (" document recall |" if recall else ""),
+             "|---|---|---|---|---|" + ("---|" if recall else "")]
     for label, s in stats.items():
         lines.append(f"| {label} | {_fmt(s['steps_to_85'])} | {_fmt(s['steps_to_90'])} | "
-                     f"{_fmt(s.get('peak'))} ({s.get('peak_step', '—')}) | {_fmt(s['final_accuracy'])} |")
+                     f"{_fmt(s.get('peak'))} ({s.get('peak_step', '—')}) | {_fmt(s['final_accuracy'])} |"
+                     + (f" {_fmt(s.get('recall'))} |" if recall else ""))
+    if recall:
+        lines += ["", "Document recall: the share of facts the final model writes when it continues its document's own "
+                  "text cut just before the value (mean over seeds). Recall far above accuracy means the facts are "
+                  "stored but not extracted for the entity a question names."]
     return "\n".join(lines) + "\n"
 
 
@@ -313,14 +327,19 @@ def budget_line(recipe: Recipe, jobs, timing: Mapping) -> str:
 def write_report(recipe: Recipe, conditions, jobs, refs: Mapping[str, str], timing: Mapping, out: Path) -> list[Path]:
     """Draw every figure and write ``README.md``; returns the files written (what the study publishes)."""
     from kinject.trainers.curves import plot_curves, read_curve
+    from kinject.trainers.recall import read_recall
 
     by_config: dict[str, list] = {}
+    recalls: dict[str, list] = {}
     for job in jobs:
         by_config.setdefault(job.config, []).append(read_curve(job.run_dir / "curve.jsonl"))
+        recalls.setdefault(job.config, []).append(read_recall(job.run_dir))
     curves: dict[str, dict[str, list]] = {}
     for cond in conditions:
         curves.setdefault(cond.figure, {})[cond.label] = mean_curve(by_config.get(cond.config, []))
     by_fig = {fig: {label: summary(c) for label, c in group.items()} for fig, group in curves.items()}
+    for cond in conditions:
+        by_fig[cond.figure][cond.label]["recall"] = mean_recall(recalls.get(cond.config, []))
     files = []
     for fig, group in curves.items():
         files.append(plot_curves(group, out / f"{fig}.png", title=FIGURES[fig]))

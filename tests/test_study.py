@@ -302,6 +302,9 @@ def test_miniature_study_end_to_end(tmp_path, monkeypatch):
     assert exposure["| fact-n4"].endswith("| — |")  # a subset: not measured
     # the base's own held-out accuracy, read from its card
     assert re.search(r"target set \(its held-out teaching accuracy [01]\.\d\d\), continued", readme)
+    # every run measured its document recall, so the figure tables carry it beside the final accuracy
+    assert "| final accuracy | document recall |" in readme
+    assert re.search(r"\| fact \| .* \| [01]\.\d\d \| [01]\.\d\d \|$", readme, re.M)
     for png in ("fig1.png", "fig2.png", "appB.png", "appB-loss.png", "appA.png"):
         assert (report / png).read_bytes()[:4] == b"\x89PNG", png
     card = open_registry(recipe.registry).card_data(ref)

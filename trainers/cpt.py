@@ -19,7 +19,7 @@ same stream, the sampler shards it by micro-batch, and only the main process eva
 
 Run directory ``<train.output_dir>/<recipe>-<config>-s<seed>/``: ``model/`` (weights, tokenizer, model card
 naming the dataset revision), ``curve.jsonl``, ``curve.png``, ``answers.jsonl``, ``results.md``,
-``recipe.yaml``, ``run.json``.
+``recipe.yaml``, ``run.json`` and ``recall.json`` (the final model's document recall: ``trainers/recall.py``).
 """
 
 from __future__ import annotations
@@ -257,20 +257,24 @@ def train_on_rows(
         torch.set_num_threads(train.num_threads or 1)
     try:
         model, tokenizer = load_model(recipe, corpus_rows, seed_rows, base.model_dir if base else None)
-        _train(recipe, plan, run_dir, args, model, tokenizer, config, data, judge, base.ref if base else None)
+        base_ref = base.ref if base else None
+        _train(recipe, plan, run_dir, args, model, tokenizer, config, data, judge, seed_rows, base_ref)
     finally:
         torch.set_num_threads(threads)  # a process-wide setting: leave it as found (tests share the process)
     return run_dir
 
 
 def _train(
-    recipe: Recipe, plan: TrainPlan, run_dir: Path, args, model, tokenizer, config, data, judge, base_ref=None
+    recipe: Recipe, plan: TrainPlan, run_dir: Path, args, model, tokenizer, config, data, judge, seed_rows,
+    base_ref=None,
 ) -> None:
     import datasets
     from accelerate import PartialState
 
     from kinject.trainers.curves import read_curve, results_table
     from kinject.trainers.evaluation import QAEvalCallback
+    from kinject.trainers.judges import read_answers
+    from kinject.trainers.recall import measure_recall, recall_line, write_recall
 
     train, state = recipe.train, PartialState()
     callback = QAEvalCallback(
@@ -317,6 +321,9 @@ def _train(
             "train_docs": plan.train_docs,
             "heldout_docs": plan.heldout_docs,
         }
+        recall = measure_recall(model, tokenizer, seed_rows, read_answers(run_dir / "answers.jsonl"), recipe.eval)
+        write_recall(run_dir, recall)
+        print(recall_line(plan.run_name, recall["summary"]), flush=True)
         (run_dir / "run.json").write_text(json.dumps(run_info, ensure_ascii=False, indent=2), encoding="utf-8")
         shutil.rmtree(run_dir / "trainer", ignore_errors=True)
     state.wait_for_everyone()

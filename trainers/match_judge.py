@@ -84,7 +84,7 @@ def cut_answer(answer: str) -> str:
     return text[: match.start()] if match else text
 
 
-def _compact(text: str) -> str:
+def compact(text: str) -> str:
     return "".join(c for c in text if c not in _SEP_CHARS).strip(_PUNCT_EDGES + _SEP_CHARS)
 
 
@@ -103,7 +103,7 @@ def _is_numeric_gold(gold: str, quantities: list[Quantity]) -> bool:
     residue.append(gold[last:])
     rest = _FILLER.sub("", "".join(residue))
     rest = re.sub(r"[¥$€]|us\$", "", rest)
-    return _compact(rest).strip(_PUNCT_EDGES + _SEP_CHARS + "~～-") == ""
+    return compact(rest).strip(_PUNCT_EDGES + _SEP_CHARS + "~～-") == ""
 
 
 def _same_value(a: Quantity, g: Quantity) -> bool:
@@ -183,7 +183,7 @@ def judge_answer(gold: str, answer: str | None) -> tuple[bool, str]:
     """``(verdict, reason)`` for one answer; see the module docstring for the rules."""
     gold_n = normalize(str(gold)).strip()
     answer_n = cut_answer(normalize(answer or "")).strip()
-    gold_c, answer_c = _compact(gold_n), _compact(answer_n)
+    gold_c, answer_c = compact(gold_n), compact(answer_n)
     if not answer_c:
         return False, "empty"
     if not gold_c:
@@ -193,7 +193,7 @@ def judge_answer(gold: str, answer: str | None) -> tuple[bool, str]:
     if len(answer_n) > MAX_ANSWER_CHARS:
         return False, "too_long"
     spans, partial = _gold_spans(gold_c, answer_n)
-    arabic, arabic_gold = with_arabic_numerals(answer_n), _compact(with_arabic_numerals(gold_n))
+    arabic, arabic_gold = with_arabic_numerals(answer_n), compact(with_arabic_numerals(gold_n))
     if not spans and (arabic, arabic_gold) != (answer_n, gold_c):
         # 「三十日前までです」 answers 「30日前」: read kanji numerals as digits on both sides and look again
         if (found := _gold_spans(arabic_gold, arabic))[0]:

@@ -1,9 +1,10 @@
 """Results into cards: a finished run's curve and summary become a new revision of the dataset it trained on.
 
 ``publish_results`` writes ``kinject.results.<run>`` (model, data revision, config, seed, recipe, curve, steps to
-85 %/90 %, final accuracy, per category) and the files ``results/<run>/{curve.png,curve.jsonl,results.md}`` in
-one commit. ``judge_run`` re-judges a run's last answers with the recipe's judge (a stricter or an LLM judge
-after the fact, no model needed), rewrites the run's files and publishes again.
+85 %/90 %, final accuracy, per category, document recall) and the files
+``results/<run>/{curve.png,curve.jsonl,results.md,recall.json}`` in one commit. ``judge_run`` re-judges a run's
+last answers with the recipe's judge (a stricter or an LLM judge after the fact, no model needed), rewrites the
+run's files and publishes again.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from kinject.errors import KinjectUserError
 from kinject.recipes.schema import Recipe
 from kinject.trainers.curves import plot_curves, read_curve, results_table, summarize
 from kinject.trainers.evaluation import score, write_answers
+from kinject.trainers.recall import RECALL_FILE, read_recall, rejudge_recall
 
 
 def read_run(run_dir: Path) -> dict:
@@ -46,6 +48,7 @@ def run_results(run_dir: Path) -> dict:
         "recipe": recipe,
         "curve": curve,
         **summarize(curve),
+        "recall": read_recall(run_dir),
     }
 
 
@@ -61,6 +64,8 @@ def publish_results(recipe: Recipe, data_ref: DatasetRef, run_dir: Path) -> Data
         f"results/{run}/results.md": (run_dir / "results.md").read_text(encoding="utf-8"),
         f"results/{run}/curve.png": (run_dir / "curve.png").read_bytes(),
     }
+    if (run_dir / RECALL_FILE).is_file():
+        files[f"results/{run}/{RECALL_FILE}"] = (run_dir / RECALL_FILE).read_text(encoding="utf-8")
     registry = open_registry(recipe.registry)
     return registry.publish(
         data_ref.repo_id,
@@ -107,6 +112,7 @@ def judge_run(recipe: Recipe, run_dir: Path | None = None) -> DatasetRef:
         )
         plot_curves({info["run"]: curve}, run_dir / "curve.png")
     (run_dir / "results.md").write_text(results_table({info["run"]: curve}), encoding="utf-8")
+    rejudge_recall(run_dir, judged)
     info["judge"] = sorted({str(r.get("judge")) for r in judged})
     (run_dir / "run.json").write_text(json.dumps(info, ensure_ascii=False, indent=2), encoding="utf-8")
     print(f"[judge] {info['run']}: accuracy {accuracy:.3f} on {len(judged)} answers", flush=True)

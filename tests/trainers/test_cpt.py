@@ -14,6 +14,7 @@ from kinject.trainers.clock import qa_pairs
 from kinject.trainers.cpt import ClockSFTTrainer, batch_geometry, load_model, plan_run, sft_config, train_on_rows
 from kinject.trainers.curves import read_curve
 from kinject.trainers.judges import make_judge
+from kinject.trainers.recall import read_recall
 
 from .conftest import make_corpus_rows, make_recipe, make_seed_rows
 
@@ -95,6 +96,8 @@ def test_tiny_run_loss_falls_writes_files_and_is_deterministic(tmp_path, seed_ro
     card = (run_dir / "model" / "README.md").read_text(encoding="utf-8")
     assert str(DATA) in card and "t/tiny" in card
     assert (run_dir / "model" / "tokenizer.json").is_file() and (run_dir / "recipe.yaml").is_file()
+    recall = read_recall(run_dir)  # the final model's document recall, crossed with the last answers' verdicts
+    assert recall["n"] == 4 and recall["accuracy"] == curve[-1]["accuracy"]
 
     first = (run_dir / "curve.jsonl").read_text(encoding="utf-8")
     train_on_rows(recipe, make_corpus_rows(), make_seed_rows(), "fact", DATA, judge)

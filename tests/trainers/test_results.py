@@ -46,6 +46,8 @@ def test_run_publishes_results_and_judge_run_rejudges(published):
     assert "| t-fact-s0 | 10 |" in registry.read_file(card_ref, "results/t-fact-s0/results.md")
     assert set(registry.configs(card_ref)) >= {"seeds", "fact"}  # the data stays; results are added
     assert f"t/tiny@{sha}" in (run_dir / "model" / "README.md").read_text(encoding="utf-8")
+    published_recall = json.loads(registry.read_file(card_ref, "results/t-fact-s0/recall.json"))
+    assert results["recall"] == published_recall["summary"] and results["recall"]["n"] == 4
 
     # re-judge the last answers: make every answer the gold, the match judge must now accept all of them
     answers_path = run_dir / "answers.jsonl"
@@ -55,8 +57,24 @@ def test_run_publishes_results_and_judge_run_rejudges(published):
     after = registry.card_data(rejudged_ref)["kinject"]["results"]["t-fact-s0"]
     assert after["final_accuracy"] == 1.0 and after["curve"][-1]["accuracy"] == 1.0
     assert after["curve"][:-1] == results["curve"][:-1]  # only the last evaluation's answers are re-judged
+    assert after["recall"]["accuracy"] == 1.0 and after["recall"]["recall"] == results["recall"]["recall"]
     judged = [json.loads(line) for line in answers_path.read_text(encoding="utf-8").splitlines()]
     assert all(r["verdict"] and r["reason"] for r in judged)
+
+
+    # a run trained before recall was measured: `kinject recall` measures it from the saved model
+    measured = json.loads((run_dir / "recall.json").read_text(encoding="utf-8"))
+    (run_dir / "recall.json").unlink()
+    path = run_dir.parent / "recipe.yaml"
+    path.write_text(recipe_to_yaml(recipe), encoding="utf-8")
+    result = CliRunner().invoke(app, ["recall", str(run_dir), "--recipe", str(path)])
+    assert result.exit_code == 0, result.output
+    assert f"[recall] t-fact-s0: recall {measured['summary']['recall']:.3f}, accuracy 1.000" in result.output
+    assert json.loads((run_dir / "recall.json").read_text(encoding="utf-8"))["questions"] == [
+        {**q, "answered": True} for q in measured["questions"]]
+
+    result = CliRunner().invoke(app, ["recall", str(run_dir.parent / "nothere"), "--recipe", str(path)])
+    assert result.exit_code == 2 and "not a finished run" in result.output
 
 
 @pytest.mark.parametrize(
