@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from kinject.recipes.schema import EvalConfig
-from kinject.trainers.evaluation import generate_answers
 from kinject.text import fold
+from kinject.trainers.evaluation import generate_answers
 from kinject.trainers.match_judge import compact
 
 RECALL_FILE = "recall.json"
@@ -36,6 +36,15 @@ def cloze_prompts(seed_rows: Sequence[Mapping], questions: Sequence[Mapping]) ->
     return prompts
 
 
+def last_tokens(tokenizer, text: str, budget: int | None) -> str:
+    """The end of ``text`` that fits ``budget`` tokens, so a document longer than the model's window keeps the
+    words just before the value, the cloze's cue (a model past its trained positions writes noise)."""
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    if budget is None or len(ids) <= budget:
+        return text
+    return tokenizer.decode(ids[-max(budget, 1) :])
+
+
 def completes_with(gold: str, continuation: str) -> bool:
     """Whether the continuation starts with the gold value (folded, separators ignored) and does not run on into
     a longer number (gold 「10」, continuation 「100台」)."""
@@ -50,7 +59,10 @@ def measure_recall(model, tokenizer, seed_rows: Sequence[Mapping], answers: Sequ
     prompts = cloze_prompts(seed_rows, answers)
     asked = [i for i, p in enumerate(prompts) if p is not None]
     greedy = cfg.model_copy(update={"greedy": True})
-    continuations = generate_answers(model, tokenizer, [prompts[i] for i in asked], greedy) if asked else []
+    window = getattr(model.config, "max_position_embeddings", None)
+    budget = window - cfg.max_new_tokens - 1 if window else None  # room for the BOS and the continuation
+    cut = [last_tokens(tokenizer, prompts[i], budget) for i in asked]
+    continuations = generate_answers(model, tokenizer, cut, greedy) if asked else []
     rows = [
         {
             "doc_id": answers[i]["doc_id"],

@@ -13,6 +13,7 @@ from kinject.trainers.cpt import load_model
 from kinject.trainers.recall import (
     cloze_prompts,
     completes_with,
+    last_tokens,
     measure_recall,
     read_recall,
     recall_summary,
@@ -101,3 +102,16 @@ def test_judging_again_re_crosses_recall_with_the_new_verdicts(tmp_path):
     assert (summary["recalled_and_answered"], summary["neither"]) == (1, 1)
     assert json.loads((tmp_path / "recall.json").read_text(encoding="utf-8"))["questions"][0]["answered"] is True
     assert read_recall(tmp_path / "elsewhere") is None
+
+
+
+def test_a_document_longer_than_the_model_window_keeps_the_words_before_the_value(tmp_path):
+    seed_rows = [{**r, "text": "前置き。" * 40 + r["text"]} for r in make_seed_rows()]  # about 160 characters more
+    model, tokenizer = load_model(make_recipe(tmp_path), make_corpus_rows(), seed_rows)  # a 64-position model
+    prompt = cloze_prompts(seed_rows, [{"doc_id": "d0", "gold": "青"}])[0]
+    budget = model.config.max_position_embeddings - 6 - 1
+    kept = last_tokens(tokenizer, prompt, budget)
+    assert len(tokenizer(kept, add_special_tokens=False)["input_ids"]) <= budget < len(prompt)
+    assert kept.endswith("ルミナの重さは12kgです。ルミナの色は") and last_tokens(tokenizer, kept, budget) == kept
+    answers = _answers(seed_rows, verdict=True)
+    assert measure_recall(model, tokenizer, seed_rows, answers, EvalConfig(max_new_tokens=6))["summary"]["n"] == 12
