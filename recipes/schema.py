@@ -352,8 +352,8 @@ class BaseConfig(Section):
     )
     seed: int = Field(
         0,
-        description="Initialisation and data-order seed. Seed 1 instead of 0 moved graph after CPT by 7 points and "
-        "fact by 2: compare bases over several seeds (recipes/README.md, row 24).",
+        description="Initialisation and data-order seed. Seed 1 instead of 0 moved graph after CPT by 8 points and "
+        "fact by 1.5: compare bases over several seeds (recipes/README.md, row 24).",
     )
     eval_every: int = Field(300, ge=1, description="Evaluate the held-out teaching questions every K steps.")
     eval_questions: int = Field(200, ge=1, description="Held-out teaching questions evaluated each time.")
