@@ -111,7 +111,8 @@ def test_a_document_longer_than_the_model_window_keeps_the_words_before_the_valu
     prompt = cloze_prompts(seed_rows, [{"doc_id": "d0", "gold": "青"}])[0]
     budget = model.config.max_position_embeddings - 6 - 1
     kept = last_tokens(tokenizer, prompt, budget)
-    assert len(tokenizer(kept, add_special_tokens=False)["input_ids"]) <= budget < len(prompt)
+    kept_tokens, prompt_tokens = (len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in (kept, prompt))
+    assert kept_tokens <= budget < prompt_tokens
     assert kept.endswith("ルミナの重さは12kgです。ルミナの色は") and last_tokens(tokenizer, kept, budget) == kept
     answers = _answers(seed_rows, verdict=True)
     assert measure_recall(model, tokenizer, seed_rows, answers, EvalConfig(max_new_tokens=6))["summary"]["n"] == 12

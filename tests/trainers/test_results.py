@@ -61,7 +61,6 @@ def test_run_publishes_results_and_judge_run_rejudges(published):
     judged = [json.loads(line) for line in answers_path.read_text(encoding="utf-8").splitlines()]
     assert all(r["verdict"] and r["reason"] for r in judged)
 
-
     # a run trained before recall was measured: `kinject recall` measures it from the saved model
     measured = json.loads((run_dir / "recall.json").read_text(encoding="utf-8"))
     (run_dir / "recall.json").unlink()
