@@ -150,6 +150,9 @@ def _job_ppl(n_rows: int, mode: str) -> dict:
     else:
         scores = loop()
     result = {"seconds": time.perf_counter() - start, "checksum": float(scores.sum()), "device": device}
+    if mode == "batched" and device == "cpu":
+        result["kernel_seconds"] = kernel_seconds(
+            lambda: score_token_rows(model, rows, batch_size=32, pad_id=tokenizer.pad_token_id))
     if mode == "loop":
         result["flops"] = count_flops(loop)
         result["peak_flops_per_s"] = matmul_rate(device)
@@ -163,6 +166,20 @@ def count_flops(fn) -> int:
     with FlopCounterMode(display=False) as counter:
         fn()
     return int(counter.get_total_flops())
+
+
+# The dense kernels of a decoder's forward pass on a CPU: the matrix products and the fused attention.
+_MATRIX_KERNELS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::_scaled_dot_product_flash_attention_for_cpu")
+
+
+def kernel_seconds(fn) -> float:
+    """Self CPU seconds ``fn()`` spends in the matrix products and the attention kernel (``torch.profiler``): what
+    would remain if every other operation (norms, rotary, activations, indexing) were fused away for free."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    return sum(e.self_cpu_time_total for e in prof.key_averages() if e.key in _MATRIX_KERNELS) / 1e6
 
 
 def matmul_rate(device: str, size: int = 4096, repeats: int = 5) -> float:
@@ -204,6 +221,13 @@ def ppl_figures(n_rows: int, batched: dict, loop: dict, bf16: dict | None = None
                           note=f"the batched scorer with dtype bfloat16: {bf16['seconds']:.2f} s, "
                                f"{batched['seconds'] / bf16['seconds']:.2f}x the float32 batched scorer, "
                                f"{loop['seconds'] / bf16['seconds'] / ceiling:.2f} of the float32 ceiling"))
+    if "kernel_seconds" in batched:
+        bound = loop["flops"] / batched["kernel_seconds"] / loop["peak_flops_per_s"]
+        extra.append(_row("ppl_kernel_bound_share", bound, "", None, True,
+                          note=f"the share of the ceiling the batched scorer would reach if only its matrix products "
+                               f"and attention took time ({batched['kernel_seconds']:.2f} s of "
+                               f"{batched['seconds']:.2f} s, torch.profiler): the most fusing every other "
+                               f"operation could give with these kernels"))
     return extra + [
         _row("ppl_batched_speedup", speedup, "x", target, speedup >= target, baseline=round(loop["seconds"], 3),
              ratio=speedup, note=f"{n_rows} rows, tiny Llama (TinyModelConfig defaults) on {device}, batched "

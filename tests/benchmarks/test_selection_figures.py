@@ -16,6 +16,19 @@ def test_ppl_jobs_score_the_same_rows_and_measure_the_ceiling_inputs():
     # 8 rows of 120-300 characters through 4 layers of width 128: hundreds of MFLOP each, not zero, not absurd.
     assert 8 * 1e8 < loop["flops"] < 8 * 5e9
     assert loop["peak_flops_per_s"] > 1e9 and loop["device"] in ("cpu", "cuda")
+    if batched["device"] == "cpu":  # profiled on an untimed second pass: some of a pass's time, never all of it
+        assert 0 < batched["kernel_seconds"] < 2 * batched["seconds"]
+
+
+def test_kernel_seconds_counts_the_matrix_products_not_the_elementwise_work():
+    import torch
+
+    from benchmarks.selection import kernel_seconds
+
+    a = torch.randn(512, 512)
+    matmul_only = kernel_seconds(lambda: [a @ a for _ in range(20)])
+    elementwise_only = kernel_seconds(lambda: [torch.nn.functional.silu(a) * a for _ in range(20)])
+    assert matmul_only > 0 and elementwise_only == 0
 
 
 def test_ppl_figures_report_speedup_and_ceiling_against_the_target():
@@ -41,3 +54,12 @@ def test_bf16_scorer_is_reported_beside_the_float32_target_not_in_it():
     assert rows["ppl_bf16_speedup"]["value"] == 4.0 and rows["ppl_bf16_speedup"]["ratio"] == 2.0
     assert "1.00 of the float32 ceiling" in rows["ppl_bf16_speedup"]["note"]
     assert rows["ppl_share_of_ceiling"]["value"] == 0.5  # the float32 scorer's share, unchanged by bf16
+
+
+def test_kernel_bound_is_the_share_if_only_the_matrix_kernels_took_time():
+    loop = {"seconds": 2.0, "flops": 5e10, "peak_flops_per_s": 1e11, "device": "cpu"}
+    rows = {row["name"]: row for row in ppl_figures(64, {"seconds": 1.0, "kernel_seconds": 0.8}, loop)}
+    # 50 GFLOP in 0.8 s of kernels is 62.5 GFLOP/s, 0.625 of the 100 GFLOP/s peak, above the 0.5 measured
+    assert rows["ppl_kernel_bound_share"]["value"] == 0.625
+    assert "0.80 s of 1.00 s" in rows["ppl_kernel_bound_share"]["note"]
+    assert "ppl_kernel_bound_share" not in {r["name"] for r in ppl_figures(64, {"seconds": 1.0}, loop)}
