@@ -12,6 +12,7 @@ never shows up in another's figure. ``quick=True`` shrinks every size to seconds
   rows, same tiny Llama, on the accelerator when there is one. Beside it, the ceiling any batching has on the
   device: the loop's time over the time the rows' FLOPs take at the device's dense matmul rate. Targets: ≥ 10× on
   an accelerator; on a CPU, where the ceiling is a few ×, the speedup's share of the ceiling ≥ 0.7.
+  On a CPU also the kernel bound: the share reachable if only the matrix products and attention took time.
 - MinHash (text-dedup, character 5-grams) on synthetic Japanese rows: docs/s, target ≥ 1,000.
 """
 
