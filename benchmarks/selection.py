@@ -144,16 +144,15 @@ def _job_ppl(n_rows: int, mode: str) -> dict:
     def loop():  # the per-row loop a first version would write: one forward pass per row
         return np.concatenate([score_token_rows(model, [r], batch_size=1) for r in rows])
 
-    start = time.perf_counter()
-    if mode in ("batched", "batched-bf16"):
+    def batched():
         dtype = "bfloat16" if mode == "batched-bf16" else "float32"
-        scores = score_token_rows(model, rows, batch_size=32, pad_id=tokenizer.pad_token_id, dtype=dtype)
-    else:
-        scores = loop()
+        return score_token_rows(model, rows, batch_size=32, pad_id=tokenizer.pad_token_id, dtype=dtype)
+
+    start = time.perf_counter()
+    scores = batched() if mode in ("batched", "batched-bf16") else loop()
     result = {"seconds": time.perf_counter() - start, "checksum": float(scores.sum()), "device": device}
     if mode == "batched" and device == "cpu":
-        result["kernel_seconds"] = kernel_seconds(
-            lambda: score_token_rows(model, rows, batch_size=32, pad_id=tokenizer.pad_token_id))
+        result["kernel_seconds"] = kernel_seconds(batched)
     if mode == "loop":
         result["flops"] = count_flops(loop)
         result["peak_flops_per_s"] = matmul_rate(device)

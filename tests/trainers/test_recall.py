@@ -104,7 +104,6 @@ def test_judging_again_re_crosses_recall_with_the_new_verdicts(tmp_path):
     assert read_recall(tmp_path / "elsewhere") is None
 
 
-
 def test_a_document_longer_than_the_model_window_keeps_the_words_before_the_value(tmp_path):
     seed_rows = [{**r, "text": "前置き。" * 40 + r["text"]} for r in make_seed_rows()]  # about 160 characters more
     model, tokenizer = load_model(make_recipe(tmp_path), make_corpus_rows(), seed_rows)  # a 64-position model
