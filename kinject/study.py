@@ -29,7 +29,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import yaml
 from pydantic import ValidationError
@@ -214,6 +214,20 @@ def built_from(card_base: dict, base: BaseConfig) -> bool:
         return False
 
 
+def base_variants(recipe: Recipe) -> list[Recipe]:
+    """The recipe once per ``study.base_seeds`` entry (the recipe alone when empty). The base's own seed keeps its
+    repo and the study's name; another seed ``s`` gets ``<base.repo>-s<s>`` (the name rows 24 and 27 published
+    under) and ``<name>-b<s>``, so its runs and per-seed recipes have their own folders and files."""
+    variants = []
+    for seed in recipe.study.base_seeds or [recipe.base.seed]:
+        variant = _override(recipe, "study", base_seeds=[])  # one base each: ensure_base then pins its train.base
+        if seed != recipe.base.seed:
+            variant = _override(variant, "base", seed=seed, repo=f"{recipe.base.repo}-s{seed}")
+            variant = variant.model_copy(update={"name": f"{recipe.name}-b{seed}"})
+        variants.append(variant)
+    return variants
+
+
 def ensure_base(recipe: Recipe, seed_docs: list[dict]) -> tuple[Recipe, float]:
     """With ``train.model: base``, the recipe pinned to one base revision (``train.base`` = ``repo@sha``) and the
     minutes spent building it: ``train.base`` as given, else ``base.repo``@main when its card was built from the
@@ -258,6 +272,7 @@ class Job:
     seed: int
     run_dir: Path
     recipe_path: Path
+    base: str | None = None  # the pinned base (``repo@sha``) with ``train.model: base``
 
 
 def seed_recipe(recipe: Recipe, seed: int) -> Recipe:
@@ -265,20 +280,23 @@ def seed_recipe(recipe: Recipe, seed: int) -> Recipe:
     return _override(recipe, "train", seed=seed, num_threads=threads)
 
 
-def plan_jobs(recipe: Recipe, conditions: list[Condition], out: Path) -> list[Job]:
-    """One job per distinct (config, seed); the per-seed recipe is written where the subprocess reads it."""
+def plan_jobs(recipes: Sequence[Recipe], conditions: list[Condition], out: Path) -> list[Job]:
+    """One job per distinct (config, base, seed), over the ``base_variants`` given; the per-seed recipe is written
+    where the subprocess reads it."""
     from kinject.trainers.curves import run_name
 
     (out / "recipes").mkdir(parents=True, exist_ok=True)
-    jobs: dict[tuple[str, int], Job] = {}
-    for seed in recipe.study.seeds:
-        seeded = seed_recipe(recipe, seed)
-        path = out / "recipes" / f"{recipe.name}-s{seed}.yaml"
-        path.write_text(recipe_to_yaml(seeded), encoding="utf-8")
-        for cond in conditions:
-            if (cond.config, seed) not in jobs:
-                run_dir = Path(seeded.train.output_dir) / run_name(seeded, cond.config)
-                jobs[(cond.config, seed)] = Job(cond.config, cond.data, seed, run_dir, path)
+    jobs: dict[tuple[str, str, int], Job] = {}
+    for recipe in recipes:
+        for seed in recipe.study.seeds:
+            seeded = seed_recipe(recipe, seed)
+            path = out / "recipes" / f"{recipe.name}-s{seed}.yaml"
+            path.write_text(recipe_to_yaml(seeded), encoding="utf-8")
+            for cond in conditions:
+                if (cond.config, recipe.name, seed) not in jobs:
+                    run_dir = Path(seeded.train.output_dir) / run_name(seeded, cond.config)
+                    jobs[(cond.config, recipe.name, seed)] = Job(cond.config, cond.data, seed, run_dir, path,
+                                                                 seeded.train.base)
     return list(jobs.values())
 
 
@@ -403,11 +421,16 @@ def run_study(recipe: Recipe, out: Path | None = None, publish: bool = True) -> 
     refs = build_data(recipe, out)
     data_minutes = (time.monotonic() - started) / 60
     seed_ref = DatasetRef.parse(next(iter(refs.values())))
-    recipe, base_minutes = ensure_base(recipe, open_registry(recipe.registry).load(seed_ref, "seeds").to_list())
+    seed_docs = open_registry(recipe.registry).load(seed_ref, "seeds").to_list()
+    variants, base_minutes = [], 0.0
+    for variant in base_variants(recipe):
+        pinned, minutes = ensure_base(variant, seed_docs)
+        variants.append(pinned)
+        base_minutes += minutes
     conditions = plan_conditions(recipe, refs)
-    jobs = plan_jobs(recipe, conditions, out)
-    print(f"[study] data ready in {data_minutes:.1f} min; {len(jobs)} training runs for {len(conditions)} curves",
-          flush=True)
+    jobs = plan_jobs(variants, conditions, out)
+    print(f"[study] data ready in {data_minutes:.1f} min; {len(jobs)} training runs for {len(conditions)} curves "
+          f"on {len(variants)} base{'s' if len(variants) > 1 else ''}", flush=True)
     seconds = train_all(recipe, jobs, out)
     timing = {"data_minutes": data_minutes, "base_minutes": base_minutes,
               "total_minutes": (time.monotonic() - started) / 60,

@@ -202,8 +202,9 @@ def _order(stats: Mapping[str, dict]) -> list[str]:
                                         -(stats[m]["final_accuracy"] or 0)))
 
 
-def findings(by_fig: Mapping[str, Mapping[str, dict]]) -> list[str]:
-    """Plain sentences computed from the numbers; the interpretation is in the repository README."""
+def findings(by_fig: Mapping[str, Mapping[str, dict]], bases: int = 1) -> list[str]:
+    """Plain sentences computed from the numbers; the interpretation is in the repository README. With several
+    ``bases`` a condition's band spans every (base, training seed) run."""
     out = []
     if fig1 := by_fig.get("fig1"):
         order = _order(fig1)
@@ -220,7 +221,9 @@ def findings(by_fig: Mapping[str, Mapping[str, dict]]) -> list[str]:
         bands = ", ".join(f"{m} {_fmt(v['final_accuracy'])} ({_fmt(v.get('final_min', v['final_accuracy']))}–"
                           f"{_fmt(v.get('final_max', v['final_accuracy']))})"
                           for m, v in sorted(fig1.items(), key=lambda kv: -(kv[1]["final_accuracy"] or 0)))
-        out.append(f"Fig. 1 final accuracy, mean (min–max over {seeds} seed{'s' if seeds > 1 else ''}): {bands}. "
+        over = (f"{seeds} runs: {bases} bases × {seeds // bases} training seed{'s' if seeds > bases else ''}"
+                if bases > 1 else f"{seeds} seed{'s' if seeds > 1 else ''}")
+        out.append(f"Fig. 1 final accuracy, mean (min–max over {over}): {bands}. "
                    f"Beyond the seed bands: {', '.join(f'{a} > {b}' for a, b in resolved) or 'no pair'}; within "
                    f"them (not a finding): {', '.join(f'{a} ≈ {b}' for a, b in unresolved) or 'no pair'}.")
         if "none" in fig1:
@@ -288,14 +291,49 @@ def _figure_table(stats: Mapping[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _base_heldout(recipe: Recipe) -> str:
-    """The base's own held-out teaching accuracy, from its card: the answering skill CPT starts from."""
+def _base_heldout(recipe: Recipe, base: str) -> float | None:
+    """A base's own held-out teaching accuracy, from its card: the answering skill CPT starts from."""
     from kinject.cards.registry import open_registry
     from kinject.trainers.base import read_base_card
 
-    model_dir = open_registry(recipe.registry).model_dir(DatasetRef.parse(recipe.train.base))
-    accuracy = read_base_card(model_dir).get("heldout_accuracy")
-    return "" if accuracy is None else f" (its held-out teaching accuracy {accuracy:.2f})"
+    model_dir = open_registry(recipe.registry).model_dir(DatasetRef.parse(base))
+    return read_base_card(model_dir).get("heldout_accuracy")
+
+
+def _bases_text(recipe: Recipe, bases: Sequence[str]) -> str:
+    """The base(s) the runs continued from, each with its held-out teaching accuracy."""
+    def one(base: str) -> str:
+        accuracy = _base_heldout(recipe, base)
+        return f"`{base}`" + ("" if accuracy is None else f" (its held-out teaching accuracy {accuracy:.2f})")
+
+    if len(bases) == 1:
+        return f"the tiny base {one(bases[0])}"
+    return (f"{len(bases)} tiny bases of one recipe, base seeds {recipe.study.base_seeds} "
+            f"({'; '.join(map(one, bases))}), each")
+
+
+def _job_bases(jobs) -> list[str]:
+    """The distinct bases the jobs continue from, in plan order (none without ``train.model: base``)."""
+    return list(dict.fromkeys(base for job in jobs if (base := getattr(job, "base", None))))
+
+
+def per_base_table(jobs, conditions) -> str:
+    """Final accuracy of each Fig. 1 and beyond condition on each base (mean over training seeds): the base's own
+    share of the spread the pooled bands show."""
+    from kinject.trainers.curves import read_curve
+
+    bases = _job_bases(jobs)
+    configs = list(dict.fromkeys(c.config for c in conditions if c.figure in ("fig1", "beyond")))
+    finals: dict[tuple[str, str], list[float]] = {}
+    for job in jobs:
+        curve = read_curve(job.run_dir / "curve.jsonl")
+        if curve and job.config in configs:
+            finals.setdefault((job.config, job.base), []).append(max(curve, key=lambda p: p["step"])["accuracy"])
+    lines = ["| condition | " + " | ".join(f"`{b}`" for b in bases) + " |", "|---" * (len(bases) + 1) + "|"]
+    for config in configs:
+        cells = [finals.get((config, b)) for b in bases]
+        lines.append(f"| {config} | " + " | ".join("—" if not v else f"{sum(v) / len(v):.3f}" for v in cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _example_document(recipe: Recipe, refs: Mapping[str, str]) -> str:
@@ -314,7 +352,9 @@ def budget_line(recipe: Recipe, jobs, timing: Mapping) -> str:
     base = ""
     if recipe.train.model == "base":
         built = timing.get("base_minutes") or 0
-        base = (f"the tiny base {recipe.train.base} " + (f"built in {built:.1f} min" if built else "reused") + "; ")
+        bases = _job_bases(jobs) or [recipe.train.base]
+        base = (f"the tiny base{'s' if len(bases) > 1 else ''} {', '.join(map(str, bases))} "
+                + (f"built in {built:.1f} min" if built else "reused") + "; ")
     line = (f"Wall time of this invocation {timing['total_minutes']:.1f} min (data {timing['data_minutes']:.1f} min; "
             f"{base}{len(jobs)} training runs, {study.workers} at a time, {study.threads_per_worker} thread(s) each).")
     if reused:
@@ -350,14 +390,15 @@ def write_report(recipe: Recipe, conditions, jobs, refs: Mapping[str, str], timi
         files.append(_plot_categories(finals, out / "appA.png"))
 
     r, t = recipe, recipe.train
+    bases = _job_bases(jobs)
     n_docs = r.seeds.per_category * len(r.seeds.categories)
     source = r.source or f"recipes/{r.name}.yaml"
     if t.model == "base":
         b = r.base
-        model = (f"model: the tiny base `{t.base}` (hidden {b.tiny.hidden_size}, {b.tiny.num_layers} layers, "
+        model = (f"model: {_bases_text(r, bases)} (hidden {b.tiny.hidden_size}, {b.tiny.num_layers} layers, "
                  f"{b.vocab_size}-token BPE), pretrained {b.steps} steps on a teaching world of "
                  f"{b.teaching.per_category * len(r.seeds.categories)} fictional documents sharing no name and no "
-                 f"identifying value with the target set{_base_heldout(r)}, continued {t.steps} steps at lr "
+                 f"identifying value with the target set, continued {t.steps} steps at lr "
                  f"{t.learning_rate:g} (warm-up {t.warmup_ratio:g}, cosine) with {t.replay.per_step} teaching "
                  f"sequences replayed per step ({t.replay.qa_share:.0%} QA); no target QA is trained; accuracy on "
                  f"all {n_docs} documents' questions every {r.eval.every_steps} steps")
@@ -372,7 +413,10 @@ def write_report(recipe: Recipe, conditions, jobs, refs: Mapping[str, str], timi
         f"Scale: {n_docs} fictional {r.seeds.lang} documents ({r.seeds.per_category} per category × "
         f"{len(r.seeds.categories)}), {r.seeds.questions_per_doc} questions each; generator `{r.generator.backend}`; "
         f"{r.corpus.samples_per_doc} samples per document; {model}, judged by "
-        f"`{r.judge.kind}`; seeds {r.study.seeds} (curves are their mean). Paper: 50 documents, 1,000 samples, "
+        f"`{r.judge.kind}`; "
+        + (f"training seeds {r.study.seeds} on each base (curves are the mean of every base and seed, bands their "
+           "min–max)" if len(bases) > 1 else f"seeds {r.study.seeds} (curves are their mean)")
+        + ". Paper: 50 documents, 1,000 samples, "
         "1,000 steps, Llama-3-ELYZA-JP-8B, GPT-4o judge.\n",
         "Documents: one template per category; the subject's full name appears only in the first sentence, later "
         "sentences use an anaphor (「同製品」「同社」…); questions always name the subject. Example:\n",
@@ -381,8 +425,11 @@ def write_report(recipe: Recipe, conditions, jobs, refs: Mapping[str, str], timi
         f"Steps are exposures per document (one sample of every document per step); ours stop at {t.steps}.\n",
         "| result | paper | ours |", "|---|---|---|",
         *[f"| {a} | {b} | {c} |" for a, b, c in _paper_rows(recipe, by_fig)],
-        "", "## Findings (computed)\n", *[f"- {line}" for line in findings(by_fig)], "",
+        "", "## Findings (computed)\n", *[f"- {line}" for line in findings(by_fig, max(len(bases), 1))], "",
     ]
+    if len(bases) > 1:
+        lines += ["## Per base\n", "Final accuracy on each base, mean over training seeds: how much of each band "
+                  "is the base's draw.\n", per_base_table(jobs, conditions)]
     for fig, title in FIGURES.items():
         if fig in by_fig:
             lines += [f"## {title}\n", f"![{fig}]({fig}.png)\n", _figure_table(by_fig[fig])]

@@ -443,6 +443,12 @@ class StudyConfig(Section):
         description="Figures to run (App. A comes with fig1); a subset runs a partial study.",
     )
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1, description="Training seeds per condition.")
+    base_seeds: list[int] = Field(
+        default_factory=list, description="Seeds of the tiny base (`base.seed`) every condition continues from, each "
+        "with every training seed; bands then span both. A seed other than the base's own reuses or builds "
+        "`<base.repo>-s<seed>` (an hour of one core). Empty: the recipe's base only. Over five base seeds the mix "
+        "after CPT spanned 0.61-0.76 where training seeds moved it 1-3 points (recipes/README.md, row 27).",
+    )
     workers: int = Field(2, ge=1, description="Training runs in parallel (one process each).")
     threads_per_worker: int = Field(1, ge=1, description="OMP/torch threads per training process.")
     out: Path = Field(Path("report/study"), description="Report folder (plots, README.md, run folders).")
@@ -483,6 +489,16 @@ class Recipe(Section):
     study: StudyConfig = Field(default_factory=StudyConfig, description="The CPU/GPU-scale study of the paper.")
     reproduce: ReproduceConfig = Field(default_factory=ReproduceConfig, description="Reproduction tolerances.")
     source: Path | None = Field(None, description="The file this recipe was loaded from (set by load_recipe).")
+
+    @model_validator(mode="after")
+    def _base_seeds_need_a_built_base(self) -> "Recipe":
+        seeds = self.study.base_seeds
+        if seeds and (self.train.model != "base" or self.train.base):
+            raise ValueError("study.base_seeds needs train.model: base and no pinned train.base: each seed's base is "
+                             "built or reused from the base section")
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"study.base_seeds repeats a seed: {seeds}")
+        return self
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ study:
   few_samples: null
   mix: []
   seeds: [0]
+  base_seeds: [0, 1]
   workers: 2
   out: {root}/report
 """
@@ -139,7 +140,7 @@ def test_a_finished_run_stays_done_when_a_later_invocation_adds_figures(tmp_path
     recipe = _override(load_recipe(RECIPES / "study-cpu.yaml"), "train", output_dir=str(tmp_path / "runs"))
     refs = {"fact": "kinject/study-cpu@" + "a" * 40}
     fig1 = _override(recipe, "study", figures=["fig1"], methods=["fact"])
-    (job,) = [j for j in plan_jobs(fig1, plan_conditions(fig1, refs), tmp_path / "report") if j.seed == 0]
+    (job,) = [j for j in plan_jobs([fig1], plan_conditions(fig1, refs), tmp_path / "report") if j.seed == 0]
     job.run_dir.mkdir(parents=True)
     (job.run_dir / "recipe.yaml").write_text(job.recipe_path.read_text(encoding="utf-8"), encoding="utf-8")
     (job.run_dir / "run.json").write_text(json.dumps({"data": refs["fact"], "config": "fact"}), encoding="utf-8")
@@ -147,7 +148,7 @@ def test_a_finished_run_stays_done_when_a_later_invocation_adds_figures(tmp_path
     assert is_done(job, fig1)
 
     later = _override(fig1, "study", figures=["fig1", "fig2"], workers=1, seeds=[0, 1, 2])
-    (again,) = [j for j in plan_jobs(later, plan_conditions(fig1, refs), tmp_path / "report") if j.seed == 0]
+    (again,) = [j for j in plan_jobs([later], plan_conditions(fig1, refs), tmp_path / "report") if j.seed == 0]
     assert again.run_dir == job.run_dir and is_done(again, later)
     # a run recipe written before a field existed (base.weight_decay) is the same run at the field's default
     older = yaml.safe_load(job.recipe_path.read_text(encoding="utf-8"))
@@ -155,8 +156,79 @@ def test_a_finished_run_stays_done_when_a_later_invocation_adds_figures(tmp_path
     (job.run_dir / "recipe.yaml").write_text(yaml.safe_dump(older, allow_unicode=True), encoding="utf-8")
     assert is_done(again, later)
     other = _override(fig1, "train", learning_rate=1e-3)  # a knob that changes the run: not done
-    (changed,) = [j for j in plan_jobs(other, plan_conditions(fig1, refs), tmp_path / "report") if j.seed == 0]
+    (changed,) = [j for j in plan_jobs([other], plan_conditions(fig1, refs), tmp_path / "report") if j.seed == 0]
     assert not is_done(changed, other)
+
+
+def test_base_seeds_train_every_condition_on_each_base_in_its_own_folders(tmp_path):
+    """`study.base_seeds`: one variant per seed (the base's own seed keeps its repo and the study's name, another gets
+    `<repo>-s<seed>`, the name rows 24 and 27 published under), every (config, training seed) on each, no run
+    folder or per-seed recipe shared; a finished run on the recipe's own base stays done when seeds are added."""
+    from kinject.study import _override, base_variants, is_done, plan_jobs
+
+    recipe = _override(load_recipe(RECIPES / "study-cpu.yaml"), "train", output_dir=str(tmp_path / "runs"))
+    recipe = _override(recipe, "study", figures=["fig1"], methods=["fact", "graph"], seeds=[0, 1])
+    assert [v.base.repo for v in base_variants(recipe)] == ["kinject/tiny-base-ja-t60"]
+    several = _override(recipe, "study", base_seeds=[0, 2])
+    variants = base_variants(several)
+    assert [(v.name, v.base.seed, v.base.repo) for v in variants] == [
+        ("study-cpu", 0, "kinject/tiny-base-ja-t60"), ("study-cpu-b2", 2, "kinject/tiny-base-ja-t60-s2")]
+    assert all(v.study.base_seeds == [] for v in variants)  # each is one base, so ensure_base may pin train.base
+    base_dump = lambda v: v.base.model_dump(exclude={"seed", "repo"})  # noqa: E731
+    assert base_dump(variants[1]) == base_dump(variants[0])
+    pinned = [_override(v, "train", base=f"{v.base.repo}@{i:040x}") for i, v in enumerate(variants)]
+    refs = {"fact": "kinject/study-cpu@" + "a" * 40, "graph": "kinject/study-cpu@" + "b" * 40}
+    jobs = plan_jobs(pinned, plan_conditions(recipe, refs), tmp_path / "report")
+    assert len(jobs) == 8 and len({j.run_dir for j in jobs}) == 8 and len({j.recipe_path for j in jobs}) == 4
+    assert {(j.config, j.base.split("@")[0], j.seed) for j in jobs} == {
+        (c, b, s) for c in ("fact", "graph") for b in ("kinject/tiny-base-ja-t60", "kinject/tiny-base-ja-t60-s2")
+        for s in (0, 1)}
+    written = load_recipe(next(j.recipe_path for j in jobs if j.base.endswith("-s2@" + f"{1:040x}")))
+    assert (written.base.seed, written.train.base) == (2, f"kinject/tiny-base-ja-t60-s2@{1:040x}")
+
+    # a run finished on the recipe's own base before base_seeds was set is the same run
+    (alone,) = [j for j in plan_jobs([pinned[0].model_copy(update={"study": recipe.study})],
+                                     plan_conditions(recipe, refs), tmp_path / "before")
+                if j.seed == 0 and j.config == "fact"]
+    alone.run_dir.mkdir(parents=True)
+    (alone.run_dir / "recipe.yaml").write_text(alone.recipe_path.read_text(encoding="utf-8"), encoding="utf-8")
+    (alone.run_dir / "run.json").write_text(json.dumps({"data": refs["fact"], "config": "fact"}), encoding="utf-8")
+    (alone.run_dir / "curve.jsonl").write_text(json.dumps({"step": recipe.train.steps, "accuracy": 0.5}) + "\n")
+    (same,) = [j for j in jobs if j.run_dir == alone.run_dir]
+    assert is_done(same, several)
+
+
+def test_base_seeds_need_the_base_section_to_build_from():
+    from kinject.errors import KinjectUserError
+
+    with pytest.raises(KinjectUserError, match="study.base_seeds needs train.model: base"):
+        load_recipe(RECIPES / "study-cpu.yaml", overrides={"study": {"base_seeds": [0, 1]},
+                                                            "train": {"base": "kinject/tiny-base-ja-t60@" + "a" * 40}})
+    with pytest.raises(KinjectUserError, match="repeats a seed"):
+        load_recipe(RECIPES / "study-cpu.yaml", overrides={"study": {"base_seeds": [0, 0]}})
+
+
+def test_the_report_separates_the_bases_share_of_a_band(tmp_path):
+    """With several bases the findings say what a band spans, and a per-base table shows each base's final."""
+    from kinject.study import Condition, Job
+    from kinject.study_report import findings, mean_curve, per_base_table, summary
+
+    def run(name, config, base, final):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "curve.jsonl").write_text(
+            "".join(json.dumps({"step": s, "accuracy": a}) + "\n" for s, a in ((0, 0.05), (320, final))))
+        return Job(config, DatasetRef.parse(f"r/d@{0:040x}"), int(name[-1]), tmp_path / name, Path("r.yaml"), base)
+
+    jobs = [run("f-b0-s0", "fact", "b@0", 0.70), run("f-b0-s1", "fact", "b@0", 0.72),
+            run("f-b2-s0", "fact", "b-s2@2", 0.60), run("f-b2-s1", "fact", "b-s2@2", 0.62),
+            run("n-b0-s0", "none", "b@0", 0.40)]
+    conditions = [Condition("fig1", m, m, DatasetRef.parse(f"r/d@{0:040x}")) for m in ("fact", "none")]
+    table = per_base_table(jobs, conditions)
+    assert "| condition | `b@0` | `b-s2@2` |" in table
+    assert "| fact | 0.710 | 0.610 |" in table and "| none | 0.400 | — |" in table
+    fact = summary(mean_curve([[{"step": 320, "accuracy": a}] for a in (0.70, 0.72, 0.60, 0.62)]))
+    line = findings({"fig1": {"fact": fact, "none": fact}}, bases=2)[1]
+    assert "(min–max over 4 runs: 2 bases × 2 training seeds): fact 0.66 (0.60–0.72)" in line
 
 
 def test_long_runs_start_first_and_ties_keep_the_plan_order():
@@ -301,7 +373,7 @@ def test_miniature_study_end_to_end(tmp_path, monkeypatch):
     assert re.fullmatch(r".* \| [01]\.\d{3} \|", exposure["| fact"])  # a method corpus: its near-duplicate share
     assert exposure["| fact-n4"].endswith("| — |")  # a subset: not measured
     # the base's own held-out accuracy, read from its card
-    assert re.search(r"target set \(its held-out teaching accuracy [01]\.\d\d\), continued", readme)
+    assert len(re.findall(r"`kinject/tiny-base[^`]*` \(its held-out teaching accuracy [01]\.\d\d\)", readme)) == 2
     # every run measured its document recall, so the figure tables carry it beside the final accuracy
     assert "| final accuracy | document recall |" in readme
     assert re.search(r"\| fact \| .* \| [01]\.\d\d \| [01]\.\d\d \|$", readme, re.M)
@@ -309,7 +381,12 @@ def test_miniature_study_end_to_end(tmp_path, monkeypatch):
         assert (report / png).read_bytes()[:4] == b"\x89PNG", png
     card = open_registry(recipe.registry).card_data(ref)
     runs = card["kinject"]["results"]
-    assert set(runs) == {f"study-mini-{c}-s0" for c in ("none", "fact", "fact-ppl-bottom50", "fact-n4")}
+    # every condition on each base seed: the recipe's own base and `<base.repo>-s1`, each with its held-out accuracy
+    assert set(runs) == {f"study-mini{b}-{c}-s0" for b in ("", "-b1")
+                         for c in ("none", "fact", "fact-ppl-bottom50", "fact-n4")}
+    assert {r["recipe"]["train"]["base"].split("@")[0] for r in runs.values()} == {
+        recipe.base.repo, f"{recipe.base.repo}-s1"}
+    assert "## Per base" in readme and "over 2 runs: 2 bases × 1 training seed" in readme
     assert all({p["step"] for p in r["curve"]} == {0, 3, 6} for r in runs.values())
     assert "study/README.md" in open_registry(recipe.registry).list_files(ref)
 
