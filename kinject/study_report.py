@@ -329,7 +329,8 @@ def per_base_table(jobs, conditions) -> str:
         curve = read_curve(job.run_dir / "curve.jsonl")
         if curve and job.config in configs:
             finals.setdefault((job.config, job.base), []).append(max(curve, key=lambda p: p["step"])["accuracy"])
-    lines = ["| condition | " + " | ".join(f"`{b}`" for b in bases) + " |", "|---" * (len(bases) + 1) + "|"]
+    short = [f"{b.split('@')[0]}@{b.split('@')[1][:7]}" if "@" in b else b for b in bases]
+    lines = ["| condition | " + " | ".join(f"`{b}`" for b in short) + " |", "|---" * (len(bases) + 1) + "|"]
     for config in configs:
         cells = [finals.get((config, b)) for b in bases]
         lines.append(f"| {config} | " + " | ".join("—" if not v else f"{sum(v) / len(v):.3f}" for v in cells) + " |")

@@ -55,7 +55,7 @@ study:
 """
 
 
-@pytest.mark.parametrize("name", ["study-cpu.yaml", "study-cpu-wide.yaml", "study-gpu.yaml"])
+@pytest.mark.parametrize("name", ["study-cpu.yaml", "study-cpu-wide.yaml", "study-cpu-long.yaml", "study-gpu.yaml"])
 def test_study_recipes_validate(name):
     recipe = load_recipe(RECIPES / name)
     assert recipe.study.methods == ["none", "rephrase", "fact", "graph"]
@@ -72,13 +72,20 @@ def test_make_base_builds_the_base_make_study_reuses():
     assert load_recipe(ROOT / recipes[0]).train.model == "base"
 
 
-def test_wide_recipe_changes_only_the_bases_width_and_where_it_writes():
-    """The wide study is study-cpu's protocol from a wider base: same teaching world, corpora and CPT, and its own
-    base repo, card, run folder and report, so it never overwrites the default study's artifacts."""
-    cpu, wide = (load_recipe(RECIPES / name).model_dump() for name in ("study-cpu.yaml", "study-cpu-wide.yaml"))
-    moved = {("source",), ("name",), ("description",), ("registry", "repo"), ("base", "repo"),
-             ("base", "tiny", "hidden_size"), ("base", "tiny", "num_heads"), ("base", "tiny", "intermediate_size"),
-             ("train", "output_dir"), ("study", "out"), ("study", "budget_minutes")}
+WHERE_IT_WRITES = {("source",), ("name",), ("description",), ("registry", "repo"), ("base", "repo"),
+                   ("train", "output_dir"), ("study", "out")}
+
+
+@pytest.mark.parametrize("name, changed", [
+    ("study-cpu-wide.yaml", {("base", "tiny", "hidden_size"), ("base", "tiny", "num_heads"),
+                             ("base", "tiny", "intermediate_size"), ("study", "budget_minutes")}),
+    ("study-cpu-long.yaml", {("base", "steps"), ("base", "eval_every")}),
+])
+def test_a_base_variant_recipe_changes_only_its_base_and_where_it_writes(name, changed):
+    """The wide and long studies are study-cpu's protocol from another base: same teaching world, corpora and CPT,
+    and their own base repo, card, run folder and report, so they never overwrite the default study's artifacts."""
+    cpu, variant = (load_recipe(RECIPES / n).model_dump() for n in ("study-cpu.yaml", name))
+    moved = WHERE_IT_WRITES | changed
 
     def leaves(tree, path=()):
         if isinstance(tree, dict):
@@ -87,11 +94,10 @@ def test_wide_recipe_changes_only_the_bases_width_and_where_it_writes():
         else:
             yield path, tree
 
-    cpu_leaves, wide_leaves = dict(leaves(cpu)), dict(leaves(wide))
-    assert cpu_leaves.keys() == wide_leaves.keys()
-    assert {path for path in cpu_leaves if cpu_leaves[path] != wide_leaves[path]} == moved
-    assert wide["base"]["data_repo"] == cpu["base"]["data_repo"]
-    assert wide["base"]["tiny"]["hidden_size"] > cpu["base"]["tiny"]["hidden_size"]
+    cpu_leaves, variant_leaves = dict(leaves(cpu)), dict(leaves(variant))
+    assert cpu_leaves.keys() == variant_leaves.keys()
+    assert {path for path in cpu_leaves if cpu_leaves[path] != variant_leaves[path]} == moved
+    assert variant["base"]["data_repo"] == cpu["base"]["data_repo"]
 
 
 def test_a_base_card_from_before_a_field_existed_is_still_the_same_base():
