@@ -64,11 +64,6 @@ def _override(recipe: Recipe, section: str, **fields) -> Recipe:
     return Recipe.model_validate(data)
 
 
-# Study fields that only choose which runs an invocation does and how many at once; neither data nor a run's result
-# depends on them (a run's own seed is ``train.seed``).
-SCHEDULING_KNOBS = ("seeds", "workers", "figures")
-
-
 def fingerprint(recipe: Recipe) -> str:
     """What the data phase's revisions depend on: seeds, generator, corpus, selection and registry (and the recipe's
     name and description). Not training, evaluation or the base (built apart by ``ensure_base``), and not ``study``:
@@ -301,16 +296,17 @@ def plan_jobs(recipes: Sequence[Recipe], conditions: list[Condition], out: Path)
 
 
 def _run_identity(path: Path) -> dict:
-    """A run recipe without the scheduling knobs: a run finished for Fig. 1 stays finished when a later invocation
-    adds Fig. 2 (``--figures``), another seed or another worker. It is read through the schema, so a run recipe
-    written before a field existed reads as that field's default instead of retraining every finished run."""
+    """A run recipe without its ``study`` section, which no trainer reads (it chooses which runs an invocation does;
+    a run's own seed is ``train.seed``, its threads ``train.num_threads``): a run finished for Fig. 1 stays finished
+    when a later invocation adds Fig. 2 (``--figures``), a method, another seed, a base seed or another worker. It is
+    read through the schema, so a run recipe written before a field existed reads as that field's default instead
+    of retraining every finished run."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     try:
         data = Recipe.model_validate(data).model_dump(mode="json", exclude={"source"})
     except ValidationError:
         pass  # a recipe this schema cannot read compares as written, and matches no current one
-    for knob in SCHEDULING_KNOBS:
-        data.get("study", {}).pop(knob, None)
+    data.pop("study", None)
     return data
 
 

@@ -153,7 +153,8 @@ def test_a_finished_run_stays_done_when_a_later_invocation_adds_figures(tmp_path
     (job.run_dir / "curve.jsonl").write_text(json.dumps({"step": recipe.train.steps, "accuracy": 0.5}) + "\n")
     assert is_done(job, fig1)
 
-    later = _override(fig1, "study", figures=["fig1", "fig2"], workers=1, seeds=[0, 1, 2])
+    later = _override(fig1, "study", figures=["fig1", "fig2"], workers=1, seeds=[0, 1, 2], methods=["none", "fact"],
+                      out=str(tmp_path / "elsewhere"))
     (again,) = [j for j in plan_jobs([later], plan_conditions(fig1, refs), tmp_path / "report") if j.seed == 0]
     assert again.run_dir == job.run_dir and is_done(again, later)
     # a run recipe written before a field existed (base.weight_decay) is the same run at the field's default
