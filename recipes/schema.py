@@ -339,8 +339,9 @@ class BaseConfig(Section):
     vocab_size: int = Field(1500, ge=300, description="BPE vocabulary (digits and punctuation stay single tokens).")
     steps: int = Field(
         3000, ge=1, description="Optimizer steps of base pretraining (1,500 plateaued lower). 6,000 lifted held-out "
-        "teaching accuracy to 0.76 and 0.75 on base seeds 0 and 2 (3,000: 0.675 and 0.55) and every method after CPT, "
-        "the weaker seed most, at twice the build time (recipes/README.md, row 28; recipes/study-cpu-long.yaml).",
+        "teaching accuracy to 0.76 and 0.75 on base seeds 0 and 2 (3,000: 0.675 and 0.55) and, after CPT, fact and the "
+        "mix on both seeds and graph on the weaker one, at twice the build time (recipes/README.md, row 28; "
+        "recipes/study-cpu-long.yaml).",
     )
     batch_size: int = Field(64, ge=2, description="Sequences per step.")
     micro_batch: int = Field(8, ge=1, description="Sequences per forward pass (length-sorted: little padding).")
